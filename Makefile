@@ -1,0 +1,34 @@
+# Quick start: `make demo` (the MNIST demo) and `make test` (the whole test suite).
+# Both create .venv and install the package with its test extras on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test test-tf test-jax bench install clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) mnist_demo/run.py --loss angular --dim 3
+
+test-tf: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q tests
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m core tests
+
+test: test-tf test-jax
+
+bench: $(STAMP)
+	$(PY) bench/bench_head.py
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,17 @@
+"""SphereFace (Liu et al., CVPR 2017) for Keras 3: A-Softmax and friends."""
+
+__version__ = "0.1.0"
+
+from sphereface_tf.callbacks import LambdaLogger
+from sphereface_tf.layers import VARIANTS, SoftmaxHead, class_angles
+from sphereface_tf.margin import annealed_lambda, chebyshev_cos_multiple, psi
+
+__all__ = [
+    "VARIANTS",
+    "LambdaLogger",
+    "SoftmaxHead",
+    "annealed_lambda",
+    "chebyshev_cos_multiple",
+    "class_angles",
+    "psi",
+]

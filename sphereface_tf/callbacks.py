@@ -1,0 +1,37 @@
+"""Keras callbacks around `SoftmaxHead`."""
+
+import keras
+
+
+def find_heads(model):
+    """All angular `SoftmaxHead` layers of a model (searching nested models)."""
+    from sphereface_tf.layers import SoftmaxHead
+
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, SoftmaxHead) and layer.variant == "angular":
+            found.append(layer)
+        found.extend(h for h in find_heads(layer) if h not in found)
+    return found
+
+
+class LambdaLogger(keras.callbacks.Callback):
+    """Adds the current λ of the model's angular head(s) to the epoch logs.
+
+    Place it before `TensorBoard`/`CSVLogger` in the callback list so they
+    record it (key "lambda", or "lambda/<layer name>" for several heads). Also
+    logs the optimizer's learning rate as "learning_rate".
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        heads = find_heads(self.model)
+        if len(heads) == 1:
+            logs["lambda"] = heads[0].current_lambda()
+        else:
+            for head in heads:
+                logs[f"lambda/{head.name}"] = head.current_lambda()
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and "learning_rate" not in logs:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))

@@ -1,0 +1,290 @@
+"""`SoftmaxHead`: the original, modified and angular (A-Softmax) softmax of SphereFace.
+
+Backend-agnostic (`keras.ops` only). See docs/math.md for the formulas.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from sphereface_tf.margin import annealed_lambda, psi
+
+VARIANTS = ("original", "modified", "angular")
+_HALF_DTYPES = ("float16", "bfloat16")
+# Squared-norm floor: norms below 1e-6 are treated as 1e-6 when dividing, as in
+# tf.math.l2_normalize, so zero features and zero weight columns stay finite.
+_SQUARED_NORM_EPSILON = 1e-12
+
+
+def _check_number(name, value, minimum=0.0):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be a number >= {minimum}, got {value!r}.")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"`{name}` must be a finite number >= {minimum}, got {value!r}.")
+    return float(value)
+
+
+def _is_shape_pair(input_shape):
+    return (
+        isinstance(input_shape, (list, tuple))
+        and len(input_shape) == 2
+        and isinstance(input_shape[0], (list, tuple))
+    )
+
+
+def _concrete_numpy(x):
+    """The value of `x` as NumPy when it is concrete (eager), None when symbolic."""
+    try:
+        return np.asarray(ops.convert_to_numpy(x))
+    except Exception:  # symbolic: tf.function graph tensor, JAX tracer, KerasTensor
+        return None
+
+
+def safe_inverse_norm(squared_norm):
+    """1 / max(||v||, 1e-6) from ||v||²; finite value and gradient at zero."""
+    return ops.rsqrt(ops.maximum(squared_norm, _SQUARED_NORM_EPSILON))
+
+
+@keras.saving.register_keras_serializable(package="sphereface_tf")
+class SoftmaxHead(keras.layers.Layer):
+    """Classification head with the three softmax variants of SphereFace.
+
+    Call it as `head([features, labels], training=True)` during training (the
+    angular margin is applied to the target logit) or `head(features)` at
+    inference (no labels, no margin: logits ``||x|| cos θ_j``). Outputs are
+    logits, always float32 (or float64 under a float64 policy); pair them with
+    `SparseCategoricalCrossentropy(from_logits=True)`.
+
+    Args:
+        num_classes: number of classes C ≥ 2.
+        variant: "original" (x·W + b), "modified" (||W_j|| = 1, b = 0) or
+            "angular" (A-Softmax: modified plus the multiplicative margin m).
+        m: integer angular margin ≥ 1 (angular only; default 4, m = 1 equals
+            "modified"). Must be left unset or 1 for the other variants.
+        lambda_base, lambda_gamma, lambda_power, lambda_min: the annealing of
+            the official Caffe layer, λ_t = max(lambda_min,
+            lambda_base · (1 + lambda_gamma·t)^(−lambda_power)), where t counts
+            training steps including the current one. The target logit is
+            ||x|| (λ cos θ_y + ψ(θ_y)) / (1 + λ). `lambda_base=0,
+            lambda_min=0` gives pure A-Softmax.
+        kernel_initializer, kernel_regularizer, bias_initializer,
+        bias_regularizer: as in `keras.layers.Dense` (the bias exists only for
+            "original").
+        **kwargs: standard layer arguments (`name`, `dtype`, ...). When no
+            dtype is given and the global policy is mixed (float16/bfloat16
+            compute), the head computes in float32, as Keras advises for
+            output layers; features are upcast on entry.
+
+    Attributes:
+        kernel: (D, C) class weights; columns are the class directions.
+        bias: (C,) for "original", else None.
+        iterations: int scalar, training steps seen (angular only, else None).
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        variant="angular",
+        m=None,
+        lambda_base=1000.0,
+        lambda_gamma=0.12,
+        lambda_power=1.0,
+        lambda_min=5.0,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=None,
+        bias_initializer="zeros",
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        if kwargs.get("dtype") is None:
+            policy = keras.dtype_policies.get(keras.config.dtype_policy())
+            if policy.compute_dtype in _HALF_DTYPES:
+                kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+            raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
+        if variant not in VARIANTS:
+            raise ValueError(f"`variant` must be one of {', '.join(map(repr, VARIANTS))}; got {variant!r}.")
+        if m is None:
+            m = 4 if variant == "angular" else 1
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
+            raise ValueError(f"`m` must be an integer >= 1 (the angular margin), got {m!r}.")
+        if m > 1 and variant != "angular":
+            raise ValueError(
+                f"`m={m}` needs variant='angular'; the {variant!r} variant has no margin "
+                "(leave `m` unset or use m=1)."
+            )
+        self.num_classes = int(num_classes)
+        self.variant = variant
+        self.m = int(m)
+        self.lambda_base = _check_number("lambda_base", lambda_base)
+        self.lambda_gamma = _check_number("lambda_gamma", lambda_gamma)
+        self.lambda_power = _check_number("lambda_power", lambda_power)
+        self.lambda_min = _check_number("lambda_min", lambda_min)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.bias = None
+        self.iterations = None
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        feature_shape = input_shape[0] if _is_shape_pair(input_shape) else input_shape
+        if len(feature_shape) != 2 or feature_shape[-1] is None:
+            raise ValueError(
+                f"{self.__class__.__name__} expects features of shape (batch, dim) with a known "
+                f"dim, got shape {tuple(feature_shape)}. Flatten or pool the features first."
+            )
+        dim = int(feature_shape[-1])
+        # autocast=False: norms and margin always see the float32 weights, even
+        # when a user explicitly asks this layer to compute in half precision.
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(dim, self.num_classes),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            autocast=False,
+        )
+        if self.variant == "original":
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.num_classes,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                autocast=False,
+            )
+        if self.variant == "angular":
+            self.iterations = self.add_weight(
+                name="iterations",
+                shape=(),
+                dtype="int",
+                initializer="zeros",
+                trainable=False,
+                aggregation="only_first_replica",
+            )
+
+    def compute_output_shape(self, input_shape):
+        feature_shape = input_shape[0] if _is_shape_pair(input_shape) else input_shape
+        return (feature_shape[0], self.num_classes)
+
+    # ------------------------------------------------------------------- call
+    def call(self, inputs, training=None):
+        features, labels = self._split_inputs(inputs)
+        compute_dtype = self.compute_dtype
+        out_dtype = "float32" if compute_dtype in _HALF_DTYPES else compute_dtype
+        x = ops.cast(features, compute_dtype)
+        raw = ops.cast(ops.matmul(x, ops.cast(self.kernel, compute_dtype)), out_dtype)
+        kernel = ops.cast(self.kernel, out_dtype)
+        if self.variant == "original":
+            return raw + ops.cast(self.bias, out_dtype)
+        # ||x|| cos θ_j = x · W_j / ||W_j||: scale the (B, C) product instead of
+        # normalising the (D, C) kernel — cheaper for batches smaller than D.
+        logits = raw * safe_inverse_norm(ops.sum(ops.square(kernel), axis=0))
+        if self.variant == "modified" or labels is None or not training:
+            return logits
+        return self._apply_margin(logits, ops.cast(x, out_dtype), labels)
+
+    def _apply_margin(self, logits, x, labels):
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        squared_norm = ops.sum(ops.square(x), axis=-1)
+        inverse_norm = safe_inverse_norm(squared_norm)
+        norm = squared_norm * inverse_norm  # = ||x|| (→ 0 smoothly at x = 0)
+        target = ops.take_along_axis(logits, labels[:, None], axis=1)[:, 0]
+        cos_target = ops.clip(target * inverse_norm, -1.0, 1.0)
+        lam = ops.cast(self._advance_lambda(), logits.dtype)
+        margin_target = (lam * target + norm * psi(cos_target, self.m)) / (1.0 + lam)
+        one_hot = ops.one_hot(labels, self.num_classes, dtype=logits.dtype)
+        return logits + one_hot * (margin_target - target)[:, None]
+
+    def _advance_lambda(self):
+        step = self.iterations + 1
+        self.iterations.assign(step)
+        return self._lambda_at(step)
+
+    def _lambda_at(self, step):
+        return annealed_lambda(step, self.lambda_base, self.lambda_gamma, self.lambda_power, self.lambda_min)
+
+    def _split_inputs(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 2:
+                raise ValueError(
+                    f"{self.__class__.__name__} takes `features` or `[features, labels]`, "
+                    f"got a list of {len(inputs)} tensors."
+                )
+            features, labels = inputs
+            if labels is not None:
+                self._check_labels(labels)
+            return features, labels
+        return inputs, None
+
+    def _check_labels(self, labels):
+        dtype = keras.backend.standardize_dtype(labels.dtype)
+        if "int" not in dtype:
+            raise TypeError(
+                f"{self.name}: labels must be integer class indices, got dtype {dtype}. "
+                "Cast them (e.g. `keras.ops.cast(labels, 'int32')`) or declare the label "
+                "input as `keras.Input(shape=(), dtype='int32')`."
+            )
+        values = _concrete_numpy(labels)
+        if values is not None and values.size:
+            bad = (values < 0) | (values >= self.num_classes)
+            if bad.any():
+                raise ValueError(
+                    f"{self.name}: labels must lie in [0, {self.num_classes}) (num_classes="
+                    f"{self.num_classes}); found {np.unique(values[bad])[:10].tolist()} "
+                    f"at positions {np.flatnonzero(bad.ravel())[:10].tolist()}."
+                )
+
+    # --------------------------------------------------------------- helpers
+    def current_lambda(self):
+        """λ used by the latest training step (λ_0 = lambda_base before training), as a float.
+
+        Always 0.0 for the "original" and "modified" variants.
+        """
+        if self.iterations is None:
+            return 0.0
+        return float(ops.convert_to_numpy(self._lambda_at(self.iterations)))
+
+    def class_angles(self, features):
+        """Angles (radians, float64 NumPy, shape (N, C)) between features and class weights."""
+        return class_angles(features, ops.convert_to_numpy(self.kernel))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_classes=self.num_classes,
+            variant=self.variant,
+            m=self.m,
+            lambda_base=self.lambda_base,
+            lambda_gamma=self.lambda_gamma,
+            lambda_power=self.lambda_power,
+            lambda_min=self.lambda_min,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
+        )
+        return config
+
+
+def class_angles(features, weights):
+    """Angles θ_ij ∈ [0, π] between features (N, D) and class weights (D, C).
+
+    Computed in float64 NumPy (for plots and statistics, not for training).
+    Zero vectors get θ = π/2 against everything.
+    """
+    f = np.asarray(features, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    if f.ndim != 2 or w.ndim != 2 or f.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"class_angles expects features (N, D) and weights (D, C); got {f.shape} and {w.shape}."
+        )
+    f_norm = np.linalg.norm(f, axis=1, keepdims=True)
+    w_norm = np.linalg.norm(w, axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (f @ w) / (f_norm * w_norm)
+    cos = np.where(np.isfinite(cos), cos, 0.0)
+    return np.arccos(np.clip(cos, -1.0, 1.0))
