@@ -27,7 +27,7 @@ def loss_and_grads(head, x, labels, training=True):
 
     Returns (loss, dx, [d weight, ...]) as NumPy arrays.
     """
-    non_trainable = [ops.convert_to_tensor(v) for v in head.non_trainable_variables]
+    non_trainable = [ops.convert_to_tensor(ops.convert_to_numpy(v)) for v in head.non_trainable_variables]
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     labels = np.asarray(labels)
 
@@ -35,7 +35,7 @@ def loss_and_grads(head, x, labels, training=True):
         logits, _ = head.stateless_call(trainable, non_trainable, [x, labels], training=training)
         return loss_fn(labels, logits)
 
-    trainable = [ops.convert_to_tensor(v) for v in head.trainable_variables]
+    trainable = [ops.convert_to_tensor(ops.convert_to_numpy(v)) for v in head.trainable_variables]
     if backend() == "tensorflow":
         import tensorflow as tf
 
