@@ -35,3 +35,22 @@ class LambdaLogger(keras.callbacks.Callback):
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None and "learning_rate" not in logs:
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records wall-clock seconds per epoch in `epoch_seconds` and the logs ("epoch_seconds")."""
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self._clock = time.perf_counter
+        self.epoch_seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = self._clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self._clock() - self._start
+        self.epoch_seconds.append(round(seconds, 3))
+        if logs is not None:
+            logs["epoch_seconds"] = seconds

@@ -1,0 +1,54 @@
+"""Atomic file output: write to a temporary sibling, then rename into place."""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="w"):
+    """Open a temporary file next to `path`; on success rename it over `path`.
+
+    A crash leaves either the old file or none, never a half-written one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, data):
+    with atomic_write(path, "w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=False, default=_jsonable)
+        handle.write("\n")
+
+
+def save_figure(fig, path, **kwargs):
+    """Save a matplotlib figure atomically (format from the extension) and close it."""
+    import matplotlib.pyplot as plt
+
+    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format=fmt, **{"dpi": 130, "bbox_inches": "tight", **kwargs})
+    plt.close(fig)
+    return path
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,263 @@
+"""Figures. Every function takes arrays and returns a figure; nothing here trains."""
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from sphereface_tf.margin import psi  # noqa: E402
+
+
+def plot_psi(margins=(1, 2, 3, 4), num=721):
+    """ψ(θ) of A-Softmax for each m over θ ∈ [0, π], with cos θ for reference."""
+    theta = np.linspace(0.0, np.pi, num)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(margins)))
+    for m, color in zip(margins, colors):
+        values = np.asarray(ops.convert_to_numpy(psi(ops.convert_to_tensor(np.cos(theta)), m)))
+        label = "m = 1  (cos θ: modified softmax)" if m == 1 else f"m = {m}"
+        ax.plot(np.degrees(theta), values, color=color, lw=2, label=label)
+        for k in range(1, m):
+            ax.plot(np.degrees(k * np.pi / m), 1 - 2 * k, "o", color=color, ms=3.5)
+    ax.set_xlabel("θ (degrees) between feature and target class weight")
+    ax.set_ylabel("ψ(θ) = (−1)ᵏ cos(mθ) − 2k")
+    ax.set_xticks(np.arange(0, 181, 30))
+    ax.set_xlim(0, 180)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    ax.set_title("A-Softmax target function; dots: piece boundaries θ = kπ/m")
+    return fig
+
+
+# --------------------------------------------------------------- embeddings
+def class_colors(num_classes):
+    cmap = plt.get_cmap("tab10" if num_classes <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(num_classes)]
+
+
+def _unit_rows(a):
+    a = np.asarray(a, dtype=np.float64)
+    norm = np.linalg.norm(a, axis=-1, keepdims=True)
+    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 0)
+
+
+def _check_embedding(features, labels, weights, dim):
+    features, labels = np.asarray(features), np.asarray(labels).astype(int)
+    weights = None if weights is None else np.asarray(weights)
+    if features.ndim != 2 or features.shape[1] != dim:
+        raise ValueError(f"expected ({dim})-D features of shape (N, {dim}), got {features.shape}")
+    if len(labels) != len(features):
+        raise ValueError(f"{len(labels)} labels for {len(features)} features")
+    if weights is not None and weights.shape[0] != dim:
+        raise ValueError(f"class weights must have shape ({dim}, C), got {weights.shape}")
+    return features, labels, weights
+
+
+def plot_features_2d(features, labels, weights=None, class_names=None, title=None, axes=None):
+    """2-D features: raw (left) and normalised onto the unit circle (right).
+
+    Class weight directions W_j are drawn as lines from the origin in the class
+    colour. Returns the figure (a new one unless `axes`, a pair, is given).
+    """
+    features, labels, weights = _check_embedding(features, labels, weights, 2)
+    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
+    names = class_names or [str(c) for c in range(num_classes)]
+    colors = class_colors(num_classes)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
+    fig = axes[0].figure
+    raw_ax, circle_ax = axes
+    unit = _unit_rows(features)
+    # radial jitter on the circle so the density of each class stays visible
+    jitter = 1.0 + np.random.default_rng(0).uniform(-0.06, 0.06, len(unit))[:, None]
+    extent = np.percentile(np.abs(features), 99.5) * 1.1 or 1.0
+    size = max(1.0, min(8.0, 4000.0 / len(features)))
+    for c in range(num_classes):
+        members = labels == c
+        raw_ax.scatter(*features[members].T, s=size, color=colors[c], alpha=0.6, lw=0, label=names[c], rasterized=True)
+        circle_ax.scatter(*(unit[members] * jitter[members]).T, s=size, color=colors[c], alpha=0.5, lw=0, rasterized=True)
+    circle_ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.6", lw=0.8))
+    if weights is not None:
+        w_unit = _unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            for ax, length in ((raw_ax, extent), (circle_ax, 1.25)):
+                ax.plot([0, w_unit[c, 0] * length], [0, w_unit[c, 1] * length], color=colors[c], lw=1.6,
+                        path_effects=_outline())
+            circle_ax.text(*(w_unit[c] * 1.36), names[c], color=colors[c], ha="center", va="center",
+                           fontsize=8, fontweight="bold", path_effects=_outline())
+    raw_ax.set_xlim(-extent, extent)
+    raw_ax.set_ylim(-extent, extent)
+    circle_ax.set_xlim(-1.5, 1.5)
+    circle_ax.set_ylim(-1.5, 1.5)
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.6, zorder=0)
+    raw_ax.set_title("features x (lines: class weights $W_j$)", fontsize=10)
+    circle_ax.set_title("angles: x / ‖x‖ on the unit circle", fontsize=10)
+    circle_ax.set_xticks([])
+    circle_ax.set_yticks([])
+    raw_ax.legend(markerscale=4, fontsize=7, frameon=False, loc="upper left", ncols=2)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _outline():
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=2.6, foreground="white")]
+
+
+def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=22, azim=35):
+    """3-D features normalised onto the unit sphere (static matplotlib view)."""
+    features, labels, weights = _check_embedding(features, labels, weights, 3)
+    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
+    names = class_names or [str(c) for c in range(num_classes)]
+    colors = class_colors(num_classes)
+    if ax is None:
+        fig = plt.figure(figsize=(6.4, 6.0), constrained_layout=True)
+        ax = fig.add_subplot(projection="3d")
+    fig = ax.figure
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
+    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.82", lw=0.4)
+    unit = _unit_rows(features)
+    size = max(1.0, min(8.0, 4000.0 / len(features)))
+    for c in range(num_classes):
+        members = labels == c
+        ax.scatter(*unit[members].T, s=size, color=colors[c], alpha=0.75, lw=0, label=names[c], depthshade=False)
+    if weights is not None:
+        w_unit = _unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.3]).T, color=colors[c], lw=2.2)
+            ax.text(*(w_unit[c] * 1.42), names[c], color=colors[c], fontsize=8, fontweight="bold")
+    ax.set_box_aspect((1, 1, 1))
+    lim = 1.15
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim), xticks=[], yticks=[], zticks=[])
+    ax.view_init(elev=elev, azim=azim)
+    ax.legend(markerscale=4, fontsize=7, frameon=False, loc="upper left", ncols=2)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+def sphere_figure(features, labels, weights=None, class_names=None, title=None):
+    """Interactive plotly figure of 3-D features on the unit sphere.
+
+    Traces: one per class (points), one per class weight (a line from the
+    origin, toggled together with its class through the legend group), and the
+    translucent sphere: 2·C + 1 traces with weights, C + 1 without.
+    """
+    import plotly.graph_objects as go
+
+    features, labels, weights = _check_embedding(features, labels, weights, 3)
+    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
+    names = class_names or [str(c) for c in range(num_classes)]
+    hex_colors = [matplotlib.colors.to_hex(c) for c in class_colors(num_classes)]
+    unit = _unit_rows(features)
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 48), np.linspace(0, np.pi, 24))
+    traces = [
+        go.Surface(
+            x=np.cos(u) * np.sin(v) * 0.99, y=np.sin(u) * np.sin(v) * 0.99, z=np.cos(v) * 0.99,
+            opacity=0.12, showscale=False, colorscale=[[0, "#888"], [1, "#888"]], hoverinfo="skip", name="unit sphere",
+        )
+    ]
+    for c in range(num_classes):
+        members = labels == c
+        traces.append(go.Scatter3d(
+            x=unit[members, 0], y=unit[members, 1], z=unit[members, 2], mode="markers",
+            marker=dict(size=2, color=hex_colors[c], opacity=0.8), name=names[c], legendgroup=str(c),
+        ))
+    if weights is not None:
+        w_unit = _unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            tip = w_unit[c] * 1.3
+            traces.append(go.Scatter3d(
+                x=[0, tip[0]], y=[0, tip[1]], z=[0, tip[2]], mode="lines+text", text=["", names[c]],
+                line=dict(color=hex_colors[c], width=6), name=f"W {names[c]}", legendgroup=str(c), showlegend=False,
+            ))
+    fig = go.Figure(traces)
+    axis = dict(range=[-1.35, 1.35], showbackground=False, showticklabels=False, title="")
+    fig.update_layout(
+        title=title, scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"),
+        legend=dict(itemsizing="constant", title="class (click to toggle)"),
+        margin=dict(l=0, r=0, t=40 if title else 0, b=0), template="plotly_white",
+    )
+    return fig
+
+
+def plot_embedding(features, labels, weights=None, class_names=None, title=None):
+    """`plot_features_2d` or `plot_sphere`, by the feature dimension."""
+    dim = np.asarray(features).shape[1]
+    if dim == 2:
+        return plot_features_2d(features, labels, weights, class_names, title)
+    if dim == 3:
+        return plot_sphere(features, labels, weights, class_names, title)
+    raise ValueError(f"can only draw 2-D or 3-D features, got dimension {dim}")
+
+
+def plot_comparison(results, class_names=None):
+    """Feature plots of several variants side by side.
+
+    `results`: dict variant → (features, labels, weights, subtitle). 2-D
+    features are shown on the unit circle view and raw, one column per variant.
+    """
+    items = list(results.items())
+    dim = np.asarray(items[0][1][0]).shape[1]
+    n = len(items)
+    if dim == 2:
+        fig, axes = plt.subplots(2, n, figsize=(5.0 * n, 10), constrained_layout=True, squeeze=False)
+        for k, (name, (f, y, w, subtitle)) in enumerate(items):
+            plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]))
+            axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
+    else:
+        fig = plt.figure(figsize=(5.6 * n, 5.8), constrained_layout=True)
+        for k, (name, (f, y, w, subtitle)) in enumerate(items):
+            plot_sphere(f, y, w, class_names, title=f"{name}: {subtitle}", ax=fig.add_subplot(1, n, k + 1, projection="3d"))
+    return fig
+
+
+# ------------------------------------------------------------------ training
+def plot_history(histories):
+    """Accuracy and loss per epoch; `histories`: dict name → Keras history dict.
+
+    Solid lines: training; dashed: test (`val_` keys).
+    """
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    colors = plt.get_cmap("Dark2")(np.arange(len(histories)))
+    for color, (name, history) in zip(colors, histories.items()):
+        for key, ax in (("accuracy", acc_ax), ("loss", loss_ax)):
+            for prefix, style, part in (("", "-", "train"), ("val_", "--", "test")):
+                values = history.get(prefix + key)
+                if values:
+                    epochs = np.arange(1, len(values) + 1)
+                    ax.plot(epochs, values, style, color=color, lw=1.8, marker="o", ms=2.5, label=f"{name} {part}")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy (test: margin-free logits)")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss (train: with the margin)")
+    loss_ax.set_yscale("log")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def plot_angle_histograms(histograms):
+    """Intra- vs inter-class angle distributions; `histograms`: name → stats['histogram']."""
+    n = len(histograms)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.6), constrained_layout=True, squeeze=False, sharey=True)
+    for ax, (name, h) in zip(axes[0], histograms.items()):
+        edges = np.asarray(h["bin_edges"])
+        for key, color, label in (("intra", "tab:blue", "same class"), ("inter", "tab:red", "different classes")):
+            counts = np.asarray(h[key], dtype=float)
+            density = counts / max(counts.sum(), 1.0) / np.diff(edges)
+            ax.stairs(density, edges, fill=True, alpha=0.35, color=color)
+            ax.stairs(density, edges, color=color, lw=1.2, label=label)
+        ax.set(title=name, xlabel="angle between test features (degrees)", xlim=(0, 180))
+        ax.set_xticks(np.arange(0, 181, 30))
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("density")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    return fig
