@@ -123,22 +123,32 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
         ax = fig.add_subplot(projection="3d")
     fig = ax.figure
     u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
-    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.82", lw=0.4)
+    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.86", lw=0.35)
     unit = _unit_rows(features)
-    size = max(1.0, min(8.0, 4000.0 / len(features)))
+    size = max(1.5, min(9.0, 5000.0 / len(features)))
+    # Points on the hemisphere facing the viewer are drawn strongly, the far side faintly.
+    el, az = np.radians(elev), np.radians(azim)
+    toward_viewer = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    front = unit @ toward_viewer >= 0
     for c in range(num_classes):
         members = labels == c
-        ax.scatter(*unit[members].T, s=size, color=colors[c], alpha=0.75, lw=0, label=names[c], depthshade=False)
+        ax.scatter(*unit[members & ~front].T, s=size * 0.6, color=colors[c], alpha=0.18, lw=0, depthshade=False)
+        ax.scatter(*unit[members & front].T, s=size, color=colors[c], alpha=0.9, lw=0, label=names[c], depthshade=False)
     if weights is not None:
         w_unit = _unit_rows(weights.T)
         for c in range(weights.shape[1]):
-            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.3]).T, color=colors[c], lw=2.2)
-            ax.text(*(w_unit[c] * 1.42), names[c], color=colors[c], fontsize=8, fontweight="bold")
+            faint = w_unit[c] @ toward_viewer < 0
+            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.3]).T, color=colors[c], lw=1.4 if faint else 2.4,
+                    alpha=0.45 if faint else 1.0, linestyle=":" if faint else "-")
+            ax.text(*(w_unit[c] * 1.42), names[c], color=colors[c], fontsize=9, fontweight="bold",
+                    alpha=0.5 if faint else 1.0, path_effects=_outline())
     ax.set_box_aspect((1, 1, 1))
-    lim = 1.15
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim), xticks=[], yticks=[], zticks=[])
+    lim = 1.0
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
+    ax.set_axis_off()
     ax.view_init(elev=elev, azim=azim)
-    ax.legend(markerscale=4, fontsize=7, frameon=False, loc="upper left", ncols=2)
+    ax.legend(markerscale=3, fontsize=8, frameon=False, loc="upper left", ncols=2,
+              title="faint: far side; dotted: W behind", title_fontsize=7)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
