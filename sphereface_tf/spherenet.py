@@ -26,18 +26,27 @@ def preprocess(images):
     return (ops.cast(images, "float32") - 127.5) / 128.0
 
 
+def normalization_layer():
+    """(x − 127.5) / 128 as a serializable layer, so models take raw [0, 255] pixels."""
+    return layers.Rescaling(1.0 / 128.0, offset=-127.5 / 128.0, name="normalize")
+
+
 def _prelu(name):
     return layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name)
 
 
-def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, name=None):
-    """SphereNet-`depth` (4, 10, 20, 36 or 64): images (already normalised) → FC1 embedding."""
+def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, normalize=True, name=None):
+    """SphereNet-`depth` (4, 10, 20, 36 or 64): RGB images → FC1 embedding.
+
+    With `normalize=True` the model takes raw pixels in [0, 255] and applies
+    (x − 127.5) / 128 itself; otherwise it expects normalised input.
+    """
     if depth not in UNITS:
         raise ValueError(f"`depth` must be one of {sorted(UNITS)} (the paper's Table 2), got {depth!r}")
     if int(embedding_dim) < 1:
         raise ValueError(f"`embedding_dim` must be a positive integer, got {embedding_dim!r}")
     inputs = keras.Input(input_shape, name="image")
-    x = inputs
+    x = normalization_layer()(inputs) if normalize else inputs
     for stage, (units, width) in enumerate(zip(UNITS[depth], WIDTHS), start=1):
         x = layers.Conv2D(width, 3, strides=2, padding="same", kernel_initializer="glorot_uniform",
                           bias_initializer="zeros", name=f"conv{stage}_1")(x)
