@@ -38,7 +38,15 @@ class LambdaLogger(keras.callbacks.Callback):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records wall-clock seconds per epoch in `epoch_seconds` and the logs ("epoch_seconds")."""
+    """Records wall-clock seconds per epoch in `epoch_seconds` and the logs ("epoch_seconds").
+
+    With `images_per_step` (the global batch size) it also logs "images_per_second".
+    """
+
+    def __init__(self, images_per_step=None):
+        super().__init__()
+        self.images_per_step = images_per_step
+        self.images_per_second = []
 
     def on_train_begin(self, logs=None):
         import time
@@ -54,3 +62,8 @@ class EpochTimer(keras.callbacks.Callback):
         self.epoch_seconds.append(round(seconds, 3))
         if logs is not None:
             logs["epoch_seconds"] = seconds
+        if self.images_per_step and self.params.get("steps"):
+            rate = self.images_per_step * self.params["steps"] / seconds
+            self.images_per_second.append(round(rate, 2))
+            if logs is not None:
+                logs["images_per_second"] = rate

@@ -1,0 +1,50 @@
+#!/usr/bin/env python
+"""Write face images as sharded TFRecords for face/train.py.
+
+  python face/prepare.py --images CASIA-WebFace-aligned/ --out data/casia-webface-tfrecords
+  python face/prepare.py --images CASIA-WebFace/ --list train.txt --landmarks casia_landmark.txt --out ...
+
+Input: a folder of identity sub-folders (root/<identity>/<image>), or --list with
+`relative/path label` lines. With --landmarks (`path x1 y1 … x5 y5` per line) each
+face is aligned onto the 96×112 five-point template; otherwise images are taken as
+aligned and resized to 112×96 if needed. Unreadable images are skipped and counted.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", required=True, help="image root (identity sub-folders, or the root of --list paths)")
+    parser.add_argument("--list", help="list file of 'relative/path label' lines (default: scan identity folders)")
+    parser.add_argument("--landmarks", help="5-point landmark list to align with (path then 10 numbers per line)")
+    parser.add_argument("--out", required=True, help="output folder for the shards, labels.json and summary.json")
+    parser.add_argument("--shards", type=int, default=64, help="number of TFRecord shards (default 64)")
+    parser.add_argument("--min-images", type=int, default=1, help="drop identities with fewer images (default 1: keep all)")
+    parser.add_argument("--format", choices=["jpeg", "png"], default="jpeg", help="image encoding in the shards (default jpeg)")
+    args = parser.parse_args(argv)
+
+    from sphereface_tf.align import LandmarkError, read_landmarks
+    from sphereface_tf.facedata import FaceDataError, drop_small_identities, read_list_file, scan_identity_folders, write_tfrecords
+
+    try:
+        faces = read_list_file(args.list, args.images) if args.list else scan_identity_folders(args.images)
+        if args.min_images > 1:
+            faces = drop_small_identities(faces, args.min_images)
+        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+    except (FaceDataError, LandmarkError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(faces)} images of {len(faces.names)} identities → {args.out}")
+    summary = write_tfrecords(faces, args.out, shards=args.shards, landmarks=landmarks, image_format=args.format)
+    print(f"wrote {summary['images']} images in {summary['shards']} shards; skipped {summary['skipped']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+#!/usr/bin/env python
+"""Train SphereNet + A-Softmax on face TFRecords (from face/prepare.py).
+
+  python face/train.py --config face/configs/sphereface20_casia.toml
+  python face/train.py --config ... --precision mixed_bfloat16 --batch-size 128 --out runs/x
+  python face/train.py --config ... --out runs/x --resume      # continue an interrupted run
+
+Defaults are the paper's recipe (see the config). Every config key is also a flag.
+Training is split into "epochs" of --checkpoint-every steps: at the end of each, the
+full state (weights, optimizer with its step counter and learning-rate schedule,
+the head's λ step counter) is saved, and λ, learning rate and images/s are logged.
+A killed run resumed with --resume loses at most the steps since its last checkpoint.
+
+Distribution uses TensorFlow's own strategies: MirroredStrategy over the local GPUs,
+MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster. --batch-size is global.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import tomllib
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULTS = dict(
+    data="data/casia-webface-tfrecords", out="runs/sphereface20-casia", depth=20, embedding_dim=512,
+    variant="angular", m=4, lambda_base=1000.0, lambda_gamma=0.12, lambda_power=1.0, lambda_min=5.0,
+    batch_size=256, learning_rate=0.1, lr_boundaries=[16000, 24000], lr_decay=0.1, momentum=0.9,
+    weight_decay=5e-4, steps=28000, checkpoint_every=1000, log_every=100, precision="auto", xla="auto",
+    distribute="auto", shuffle_buffer=10000, seed=0,
+)
+CHOICES = dict(
+    variant=("original", "modified", "angular"), precision=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    xla=("auto", "true", "false"), distribute=("auto", "none", "mirrored", "multiworker"),
+)
+
+
+def _flag(key):
+    return "--" + key.replace("_", "-")
+
+
+def load_config(argv=None):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    config = dict(DEFAULTS)
+    if known.config:
+        try:
+            with open(known.config, "rb") as handle:
+                loaded = tomllib.load(handle)
+        except FileNotFoundError:
+            sys.exit(f"error: config file {known.config} not found")
+        except tomllib.TOMLDecodeError as err:
+            sys.exit(f"error: {known.config}: {err}")
+        unknown = sorted(set(loaded) - set(DEFAULTS))
+        if unknown:
+            sys.exit(f"error: {known.config}: unknown keys {unknown}; known keys: {sorted(DEFAULTS)}")
+        config.update(loaded)
+    parser = argparse.ArgumentParser(
+        prog="face/train.py", description=__doc__.split("\n\n")[0],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", help="TOML config file (keys as the flags below, with underscores)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--crash-after-steps", type=int, help=argparse.SUPPRESS)  # kill-and-resume tests
+    for key, default in DEFAULTS.items():
+        kwargs = dict(default=config[key], help=f"(default {config[key]!r})")
+        if key in CHOICES:
+            kwargs["choices"] = CHOICES[key]
+            kwargs["type"] = lambda v: str(v).lower()
+            kwargs["default"] = str(config[key]).lower()
+        elif isinstance(default, list):
+            kwargs.update(type=int, nargs="+")
+        elif isinstance(default, bool):
+            kwargs["type"] = lambda v: v.lower() in ("1", "true", "yes")
+        else:
+            kwargs["type"] = type(default)
+        parser.add_argument(_flag(key), dest=key, **kwargs)
+    args = parser.parse_args(argv)
+    for key in ("batch_size", "steps", "checkpoint_every", "log_every", "m"):
+        if getattr(args, key) < 1:
+            parser.error(f"{_flag(key)} must be >= 1")
+    if args.steps % args.checkpoint_every:
+        parser.error(f"--steps ({args.steps}) must be a multiple of --checkpoint-every ({args.checkpoint_every})")
+    return args
+
+
+def pick_strategy(name):
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if name == "auto":
+        name = "multiworker" if os.environ.get("TF_CONFIG") else ("mirrored" if len(gpus) > 1 else "none")
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def main(argv=None):
+    args = load_config(argv)
+    import keras
+    import tensorflow as tf
+
+    from sphereface_tf import LambdaLogger, SoftmaxHead
+    from sphereface_tf.callbacks import EpochTimer
+    from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
+    from sphereface_tf.io import write_json
+    from sphereface_tf.models import attach_head
+    from sphereface_tf.spherenet import spherenet
+
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    precision = ("mixed_float16" if has_gpu else "float32") if args.precision == "auto" else args.precision
+    xla = has_gpu if args.xla == "auto" else args.xla == "true"
+    backup_dir = os.path.join(args.out, "backup")
+    if os.path.isdir(backup_dir) and not args.resume:
+        print(f"error: {args.out} holds an unfinished run; pass --resume to continue it or choose another --out",
+              file=sys.stderr)
+        return 2
+    if args.resume and not os.path.isdir(backup_dir):
+        print(f"error: --resume: no checkpoint in {backup_dir}", file=sys.stderr)
+        return 2
+    try:
+        classes = num_classes(args.data)
+        strategy = pick_strategy(args.distribute)
+        dataset = make_dataset(args.data, args.batch_size, training=True, seed=args.seed, shuffle_buffer=args.shuffle_buffer)
+    except (FaceDataError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(precision)
+    with strategy.scope():
+        backbone = spherenet(args.depth, args.embedding_dim)
+        head_kwargs = dict(m=args.m, lambda_base=args.lambda_base, lambda_gamma=args.lambda_gamma,
+                           lambda_power=args.lambda_power, lambda_min=args.lambda_min) if args.variant == "angular" else {}
+        head = SoftmaxHead(classes, variant=args.variant, name="softmax_head", **head_kwargs)
+        model, _ = attach_head(backbone, head, name=f"spherenet{args.depth}_{args.variant}")
+        values = [args.learning_rate * args.lr_decay**k for k in range(len(args.lr_boundaries) + 1)]
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay(args.lr_boundaries, values)
+        optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, weight_decay=args.weight_decay)
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], jit_compile=xla)
+
+    os.makedirs(args.out, exist_ok=True)
+    settings = dict(vars(args), precision_used=precision, xla_used=xla, replicas=strategy.num_replicas_in_sync,
+                    num_classes=classes, parameters=int(backbone.count_params()))
+    write_json(os.path.join(args.out, "config.json"), settings)
+    print(f"SphereNet-{args.depth}, {classes} classes, {precision}, XLA {'on' if xla else 'off'}, "
+          f"{strategy.num_replicas_in_sync} replica(s), global batch {args.batch_size}")
+
+    timer = EpochTimer(images_per_step=args.batch_size)
+    callbacks = [
+        timer, LambdaLogger(),
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True),
+        keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=True),
+        keras.callbacks.TensorBoard(os.path.join(args.out, "logs"), update_freq=args.log_every),
+    ]
+    if args.crash_after_steps:
+        callbacks.append(_CrashAfter(args.crash_after_steps))
+    model.fit(dataset, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
+              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
+    model.save(os.path.join(args.out, "model.keras"))
+    backbone.save(os.path.join(args.out, "embedding.keras"))
+    state = dict(steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+                 head_iterations=None if head.iterations is None else int(keras.ops.convert_to_numpy(head.iterations)),
+                 final_lambda=head.current_lambda(), images_per_second=timer.images_per_second)
+    write_json(os.path.join(args.out, "final.json"), state)
+    print(json.dumps(state))
+    return 0
+
+
+class _CrashAfter:
+    """Simulates a hard kill (no cleanup, no checkpoint) after n training steps of this process."""
+
+    def __new__(cls, steps):
+        import keras
+
+        class CrashAfter(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seen = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.seen += 1
+                if self.seen >= steps:
+                    sys.stdout.flush()
+                    os._exit(9)
+
+        return CrashAfter()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
