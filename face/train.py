@@ -17,7 +17,6 @@ MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster. --batch-size is 
 
 import argparse
 import json
-import math
 import os
 import sys
 import tomllib
@@ -162,7 +161,7 @@ def main(argv=None):
         keras.callbacks.TensorBoard(os.path.join(args.out, "logs"), update_freq=args.log_every),
     ]
     if args.crash_after_steps:
-        callbacks.append(_CrashAfter(args.crash_after_steps))
+        callbacks.append(crash_after(args.crash_after_steps))
     model.fit(dataset, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
               callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
     model.save(os.path.join(args.out, "model.keras"))
@@ -175,24 +174,20 @@ def main(argv=None):
     return 0
 
 
-class _CrashAfter:
-    """Simulates a hard kill (no cleanup, no checkpoint) after n training steps of this process."""
+def crash_after(steps):
+    """A callback that simulates a hard kill (no cleanup, no checkpoint) after `steps` steps of this process."""
+    import keras
 
-    def __new__(cls, steps):
-        import keras
+    class CrashAfter(keras.callbacks.Callback):
+        seen = 0
 
-        class CrashAfter(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seen = 0
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen += 1
+            if self.seen >= steps:
+                sys.stdout.flush()
+                os._exit(9)
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.seen += 1
-                if self.seen >= steps:
-                    sys.stdout.flush()
-                    os._exit(9)
-
-        return CrashAfter()
+    return CrashAfter()
 
 
 if __name__ == "__main__":

@@ -108,9 +108,7 @@ def load_face(path, landmarks=None):
     if landmarks is not None:
         return align_face(image, landmarks)
     if image.shape[:2] != (HEIGHT, WIDTH):
-        from PIL import Image as _Image
-
-        image = np.asarray(_Image.fromarray(image).resize((WIDTH, HEIGHT), _Image.Resampling.BILINEAR))
+        image = np.asarray(Image.fromarray(image).resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR))
     return image
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from sphereface_tf.margin import annealed_lambda, psi
+from sphereface_tf.stats import unit_rows
 
 VARIANTS = ("original", "modified", "angular")
 _HALF_DTYPES = ("float16", "bfloat16")
@@ -282,9 +283,4 @@ def class_angles(features, weights):
         raise ValueError(
             f"class_angles expects features (N, D) and weights (D, C); got {f.shape} and {w.shape}."
         )
-    f_norm = np.linalg.norm(f, axis=1, keepdims=True)
-    w_norm = np.linalg.norm(w, axis=0, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = (f @ w) / (f_norm * w_norm)
-    cos = np.where(np.isfinite(cos), cos, 0.0)
-    return np.arccos(np.clip(cos, -1.0, 1.0))
+    return np.arccos(np.clip(unit_rows(f) @ unit_rows(w.T).T, -1.0, 1.0))

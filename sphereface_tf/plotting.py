@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from sphereface_tf.margin import psi  # noqa: E402
+from sphereface_tf.stats import unit_rows  # noqa: E402
 
 
 def plot_psi(margins=(1, 2, 3, 4), num=721):
@@ -38,12 +39,6 @@ def class_colors(num_classes):
     return [cmap(i % cmap.N) for i in range(num_classes)]
 
 
-def _unit_rows(a):
-    a = np.asarray(a, dtype=np.float64)
-    norm = np.linalg.norm(a, axis=-1, keepdims=True)
-    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 0)
-
-
 def _check_embedding(features, labels, weights, dim):
     features, labels = np.asarray(features), np.asarray(labels).astype(int)
     weights = None if weights is None else np.asarray(weights)
@@ -70,7 +65,7 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
         fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
     fig = axes[0].figure
     raw_ax, circle_ax = axes
-    unit = _unit_rows(features)
+    unit = unit_rows(features)
     # radial jitter on the circle so the density of each class stays visible
     jitter = 1.0 + np.random.default_rng(0).uniform(-0.06, 0.06, len(unit))[:, None]
     extent = np.percentile(np.abs(features), 99.5) * 1.1 or 1.0
@@ -81,7 +76,7 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
         circle_ax.scatter(*(unit[members] * jitter[members]).T, s=size, color=colors[c], alpha=0.5, lw=0, rasterized=True)
     circle_ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.6", lw=0.8))
     if weights is not None:
-        w_unit = _unit_rows(weights.T)
+        w_unit = unit_rows(weights.T)
         for c in range(weights.shape[1]):
             for ax, length in ((raw_ax, extent), (circle_ax, 1.25)):
                 ax.plot([0, w_unit[c, 0] * length], [0, w_unit[c, 1] * length], color=colors[c], lw=1.6,
@@ -124,7 +119,7 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     fig = ax.figure
     u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
     ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.86", lw=0.35)
-    unit = _unit_rows(features)
+    unit = unit_rows(features)
     size = max(1.5, min(9.0, 5000.0 / len(features)))
     # Points on the hemisphere facing the viewer are drawn strongly, the far side faintly.
     el, az = np.radians(elev), np.radians(azim)
@@ -135,7 +130,7 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
         ax.scatter(*unit[members & ~front].T, s=size * 0.6, color=colors[c], alpha=0.18, lw=0, depthshade=False)
         ax.scatter(*unit[members & front].T, s=size, color=colors[c], alpha=0.9, lw=0, label=names[c], depthshade=False)
     if weights is not None:
-        w_unit = _unit_rows(weights.T)
+        w_unit = unit_rows(weights.T)
         for c in range(weights.shape[1]):
             faint = w_unit[c] @ toward_viewer < 0
             ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.3]).T, color=colors[c], lw=1.4 if faint else 2.4,
@@ -167,7 +162,7 @@ def sphere_figure(features, labels, weights=None, class_names=None, title=None):
     num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
     names = class_names or [str(c) for c in range(num_classes)]
     hex_colors = [matplotlib.colors.to_hex(c) for c in class_colors(num_classes)]
-    unit = _unit_rows(features)
+    unit = unit_rows(features)
     u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 48), np.linspace(0, np.pi, 24))
     traces = [
         go.Surface(
@@ -182,7 +177,7 @@ def sphere_figure(features, labels, weights=None, class_names=None, title=None):
             marker=dict(size=2, color=hex_colors[c], opacity=0.8), name=names[c], legendgroup=str(c),
         ))
     if weights is not None:
-        w_unit = _unit_rows(weights.T)
+        w_unit = unit_rows(weights.T)
         for c in range(weights.shape[1]):
             tip = w_unit[c] * 1.3
             traces.append(go.Scatter3d(

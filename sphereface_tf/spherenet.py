@@ -3,8 +3,8 @@
 Four stages of 64, 128, 256 and 512 channels. Each stage opens with a stride-2
 3×3 convolution + PReLU, followed by residual units of two 3×3 convolutions +
 PReLU whose output is added to the unit's input. Then a fully connected
-512-d embedding (FC1). Input: aligned 112×96 RGB faces normalised as
-(x − 127.5) / 128 (see `preprocess`).
+512-d embedding (FC1). Input: aligned 112×96 RGB faces with pixels in [0, 255],
+normalised as (x − 127.5) / 128 by the model's first layer (`normalization_layer`).
 
 Initialisation follows the official Caffe model (sphereface_model.prototxt):
 stride-2 convolutions and FC1 use Xavier (Glorot uniform) weights and zero
@@ -13,17 +13,12 @@ no bias; PReLU slopes start at 0.25 (Caffe's default).
 """
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 # residual units per stage: depth = 4 stride-2 convs + 2 convs per unit
 UNITS = {4: (0, 0, 0, 0), 10: (0, 1, 2, 0), 20: (1, 2, 4, 1), 36: (2, 4, 8, 2), 64: (3, 8, 16, 3)}
 WIDTHS = (64, 128, 256, 512)
 INPUT_SHAPE = (112, 96, 3)
-
-
-def preprocess(images):
-    """uint8/float RGB in [0, 255] → (x − 127.5) / 128, as the official models."""
-    return (ops.cast(images, "float32") - 127.5) / 128.0
 
 
 def normalization_layer():

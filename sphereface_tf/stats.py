@@ -6,10 +6,11 @@ import numpy as np
 HISTOGRAM_BINS = np.linspace(0.0, 180.0, 91)  # 2° bins
 
 
-def _unit(features):
-    f = np.asarray(features, dtype=np.float64)
-    norm = np.linalg.norm(f, axis=1, keepdims=True)
-    return np.divide(f, norm, out=np.zeros_like(f), where=norm > 0)
+def unit_rows(a):
+    """Rows of `a` scaled to unit length in float64; zero rows stay zero."""
+    a = np.asarray(a, dtype=np.float64)
+    norm = np.linalg.norm(a, axis=-1, keepdims=True)
+    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 0)
 
 
 def angle_statistics(features, labels, num_classes=None, bins=HISTOGRAM_BINS):
@@ -20,7 +21,7 @@ def angle_statistics(features, labels, num_classes=None, bins=HISTOGRAM_BINS):
       overall: max_intra, min_inter, mean_intra, mean_inter, separated, classes_separated
       histogram: bin edges and counts of intra- and inter-class pair angles
     """
-    f = _unit(features)
+    f = unit_rows(features)
     labels = np.asarray(labels).astype(int)
     num_classes = int(num_classes or labels.max() + 1)
     groups = [f[labels == c] for c in range(num_classes)]
