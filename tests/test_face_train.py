@@ -124,7 +124,9 @@ def _free_ports(n):
     strict=True,
     reason="Keras 3.15 TF trainer: _maybe_symbolic_build calls strategy.reduce('MEAN', batch) on the whole "
     "nested ((images, labels), labels) batch; CollectiveAllReduceStrategy._reduce_to with one local device "
-    "passes the tuple to convert_to_tensor and fails. MirroredStrategy is unaffected. Strict: turns red once fixed.",
+    "passes the tuple to convert_to_tensor and fails. Skipping that step (building from a local batch) then fails "
+    "inside the distributed train step ('Invalid reduction dimension 0 for input with 0 dimensions'). "
+    "MirroredStrategy is unaffected. Strict: turns red once fixed.",
 )
 def test_multiworker_two_processes_on_localhost(shards, tmp_path):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
