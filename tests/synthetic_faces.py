@@ -34,3 +34,30 @@ def make_identity_folders(root, identities=6, per_identity=8, seed=0, size=(112,
             Image.fromarray(face_image(identity, index, seed, size)).save(os.path.join(root, rel))
             layout[rel] = identity
     return layout
+
+
+def make_lfw(root, people=12, per_person=4, seed=100, folds=2, per_class=6):
+    """LFW layout (Name/Name_0001.jpg) of synthetic people, and an LFW-format pairs file.
+
+    Returns the pairs file path. Identities use seeds disjoint from training ones.
+    """
+
+    names = [f"Person_{k:02d}" for k in range(people)]
+    for k, name in enumerate(names):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(1, per_person + 1):
+            Image.fromarray(face_image(k, i, seed)).save(os.path.join(root, name, f"{name}_{i:04d}.jpg"), quality=95)
+    rng = np.random.default_rng(seed)
+    lines = [f"{folds}\t{per_class}"]
+    for _ in range(folds):
+        for _ in range(per_class):
+            name = names[rng.integers(people)]
+            i, j = rng.choice(np.arange(1, per_person + 1), 2, replace=False)
+            lines.append(f"{name}\t{i}\t{j}")
+        for _ in range(per_class):
+            a, b = rng.choice(people, 2, replace=False)
+            lines.append(f"{names[a]}\t{rng.integers(1, per_person + 1)}\t{names[b]}\t{rng.integers(1, per_person + 1)}")
+    path = os.path.join(root, "pairs.txt")
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
