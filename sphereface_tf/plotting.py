@@ -142,7 +142,7 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
     ax.set_axis_off()
     ax.view_init(elev=elev, azim=azim)
-    ax.legend(markerscale=3, fontsize=8, frameon=False, loc="upper left", ncols=2,
+    ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2,
               title="faint: far side; dotted: W behind", title_fontsize=7)
     if title:
         ax.set_title(title, fontsize=10)
