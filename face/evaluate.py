@@ -34,7 +34,7 @@ def main(argv=None):
 
     from sphereface_tf.align import LandmarkError, read_landmarks
     from sphereface_tf.embed import compare, embed, load_embedding_model
-    from sphereface_tf.facedata import HEIGHT, WIDTH, load_face
+    from sphereface_tf.facedata import HEIGHT, WIDTH, fit_face, read_rgb
     from sphereface_tf.io import save_figure, write_json
     from sphereface_tf.plotting import plot_pair_grid, plot_roc, plot_score_histogram
     from sphereface_tf.verification import PairsError, kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
@@ -55,13 +55,10 @@ def main(argv=None):
         print(f"error: {args.landmarks} has no landmarks for {next(f for f in files if f not in landmarks)}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    from PIL import Image
-
-    resized = 0
-    for f in files[:50]:
-        with Image.open(os.path.join(args.images, f)) as image:
-            resized += image.size != (WIDTH, HEIGHT)
-    images = np.stack([load_face(os.path.join(args.images, f), None if landmarks is None else landmarks[f]) for f in files])
+    raw = [read_rgb(os.path.join(args.images, f)) for f in files]
+    resized = landmarks is None and any(image.shape[:2] != (HEIGHT, WIDTH) for image in raw)
+    images = np.stack([fit_face(image, None if landmarks is None else landmarks[f]) for f, image in zip(files, raw)])
+    del raw
     model = load_embedding_model(args.model)
     features = dict(zip(files, embed(model, images, batch_size=args.batch_size)))
     pixels = dict(zip(files, images))
@@ -75,7 +72,7 @@ def main(argv=None):
     report = dict(
         model=args.model, pairs_file=args.pairs, pairs=len(pairs), images=len(files),
         aligned_with_landmarks=landmarks is not None,
-        resized_to_112x96=bool(landmarks is None and resized), accuracy_mean=result["mean"], accuracy_std=result["std"],
+        resized_to_112x96=resized, accuracy_mean=result["mean"], accuracy_std=result["std"],
         fold_accuracies=result["folds"], thresholds=result["thresholds"], roc_auc=auc,
         tar_at_far={"1e-3": tar_at_far(scores, same, 1e-3), "1e-2": tar_at_far(scores, same, 1e-2)},
         seconds=round(elapsed, 2), pairs_per_second=round(len(pairs) / elapsed, 1),

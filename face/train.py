@@ -74,8 +74,6 @@ def load_config(argv=None):
             kwargs["default"] = str(config[key]).lower()
         elif isinstance(default, list):
             kwargs.update(type=int, nargs="+")
-        elif isinstance(default, bool):
-            kwargs["type"] = lambda v: v.lower() in ("1", "true", "yes")
         else:
             kwargs["type"] = type(default)
         parser.add_argument(_flag(key), dest=key, **kwargs)

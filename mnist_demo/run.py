@@ -96,7 +96,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs):
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
     from sphereface_tf.callbacks import EpochTimer
-    from sphereface_tf.io import save_figure
+    from sphereface_tf.io import atomic_write, save_figure
     from sphereface_tf.models import attach_head, mnist_cnn
     from sphereface_tf.plotting import plot_embedding, sphere_figure
     from sphereface_tf.projector import write_projector
@@ -136,8 +136,6 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs):
     fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
     save_figure(fig, os.path.join(out, "features.png"))
     if args.dim == 3:
-        from sphereface_tf.io import atomic_write
-
         html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
         with atomic_write(os.path.join(out, "sphere.html"), "w") as handle:
             handle.write(html.to_html(include_plotlyjs=True, full_html=True))

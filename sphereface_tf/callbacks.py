@@ -1,5 +1,7 @@
 """Keras callbacks around `SoftmaxHead`."""
 
+import time
+
 import keras
 
 
@@ -46,19 +48,16 @@ class EpochTimer(keras.callbacks.Callback):
     def __init__(self, images_per_step=None):
         super().__init__()
         self.images_per_step = images_per_step
-        self.images_per_second = []
 
     def on_train_begin(self, logs=None):
-        import time
-
-        self._clock = time.perf_counter
         self.epoch_seconds = []
+        self.images_per_second = []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = self._clock()
+        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        seconds = self._clock() - self._start
+        seconds = time.perf_counter() - self._start
         self.epoch_seconds.append(round(seconds, 3))
         if logs is not None:
             logs["epoch_seconds"] = seconds

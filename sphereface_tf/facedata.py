@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from sphereface_tf.align import CROP_SIZE, align_face
-from sphereface_tf.io import atomic_write
+from sphereface_tf.io import write_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 HEIGHT, WIDTH = CROP_SIZE[1], CROP_SIZE[0]
@@ -99,17 +99,28 @@ def drop_small_identities(faces, min_images):
     )
 
 
-def load_face(path, landmarks=None):
-    """Read an image as RGB uint8 (grayscale expanded) and align or resize it to 112×96."""
+def read_rgb(path):
+    """An image file as RGB uint8 (grayscale expanded to 3 channels)."""
     from PIL import Image
 
     with Image.open(path) as image:
-        image = np.asarray(image.convert("RGB"))
+        return np.asarray(image.convert("RGB"))
+
+
+def fit_face(image, landmarks=None):
+    """Align (with 5 landmarks) or resize an RGB image to the 112×96 crop."""
+    from PIL import Image
+
     if landmarks is not None:
         return align_face(image, landmarks)
     if image.shape[:2] != (HEIGHT, WIDTH):
         image = np.asarray(Image.fromarray(image).resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR))
     return image
+
+
+def load_face(path, landmarks=None):
+    """Read an image and align or resize it to 112×96 RGB uint8."""
+    return fit_face(read_rgb(path), landmarks)
 
 
 def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg", quality=95, progress=True):
@@ -169,10 +180,8 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
         missing_landmarks=missing_landmarks, identities=len(faces.names), shards=shards,
         per_shard=written.tolist(), image_size=[HEIGHT, WIDTH, 3], image_format=image_format, aligned=landmarks is not None,
     )
-    with atomic_write(os.path.join(out_dir, "labels.json"), "w") as handle:
-        json.dump({name: label for label, name in enumerate(faces.names)}, handle, indent=0)
-    with atomic_write(os.path.join(out_dir, "summary.json"), "w") as handle:
-        json.dump(summary, handle, indent=2)
+    write_json(os.path.join(out_dir, "labels.json"), {name: label for label, name in enumerate(faces.names)})
+    write_json(os.path.join(out_dir, "summary.json"), summary)
     if skipped:
         print(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0][0]} ({skipped[0][1]})")
     return summary

@@ -39,7 +39,8 @@ def class_colors(num_classes):
     return [cmap(i % cmap.N) for i in range(num_classes)]
 
 
-def _check_embedding(features, labels, weights, dim):
+def _check_embedding(features, labels, weights, class_names, dim):
+    """Validated arrays, the number of classes and their display names."""
     features, labels = np.asarray(features), np.asarray(labels).astype(int)
     weights = None if weights is None else np.asarray(weights)
     if features.ndim != 2 or features.shape[1] != dim:
@@ -48,7 +49,9 @@ def _check_embedding(features, labels, weights, dim):
         raise ValueError(f"{len(labels)} labels for {len(features)} features")
     if weights is not None and weights.shape[0] != dim:
         raise ValueError(f"class weights must have shape ({dim}, C), got {weights.shape}")
-    return features, labels, weights
+    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
+    names = class_names or [str(c) for c in range(num_classes)]
+    return features, labels, weights, num_classes, names
 
 
 def plot_features_2d(features, labels, weights=None, class_names=None, title=None, axes=None):
@@ -57,9 +60,7 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
     Class weight directions W_j are drawn as lines from the origin in the class
     colour. Returns the figure (a new one unless `axes`, a pair, is given).
     """
-    features, labels, weights = _check_embedding(features, labels, weights, 2)
-    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
-    names = class_names or [str(c) for c in range(num_classes)]
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 2)
     colors = class_colors(num_classes)
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
@@ -109,9 +110,7 @@ def _outline():
 
 def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=22, azim=35):
     """3-D features normalised onto the unit sphere (static matplotlib view)."""
-    features, labels, weights = _check_embedding(features, labels, weights, 3)
-    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
-    names = class_names or [str(c) for c in range(num_classes)]
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
     colors = class_colors(num_classes)
     if ax is None:
         fig = plt.figure(figsize=(6.4, 6.0), constrained_layout=True)
@@ -158,9 +157,7 @@ def sphere_figure(features, labels, weights=None, class_names=None, title=None):
     """
     import plotly.graph_objects as go
 
-    features, labels, weights = _check_embedding(features, labels, weights, 3)
-    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
-    names = class_names or [str(c) for c in range(num_classes)]
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
     hex_colors = [matplotlib.colors.to_hex(c) for c in class_colors(num_classes)]
     unit = unit_rows(features)
     u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 48), np.linspace(0, np.pi, 24))

@@ -58,3 +58,12 @@ def test_missing_image_and_malformed_pairs_are_clear_errors(untrained_model, tmp
     bad.write_text("1\t1\nPerson_00\t1\nPerson_01\t1\tPerson_02\t1\n")
     proc = _evaluate(*args, "--pairs", str(bad), expect=2)
     assert "bad.txt:2: expected 'name i j'" in proc.stderr
+
+
+def test_images_of_another_size_are_resized_and_reported(untrained_model, tmp_path):
+    pairs = make_lfw(tmp_path / "lfw")
+    used = read_pairs(pairs)[-1].second  # the last image read must still be noticed
+    Image.open(tmp_path / "lfw" / used).resize((250, 250)).save(tmp_path / "lfw" / used)
+    proc = _evaluate("--model", untrained_model, "--pairs", pairs, "--images", str(tmp_path / "lfw"), "--out", str(tmp_path / "out"))
+    assert json.load(open(tmp_path / "out" / "report.json"))["resized_to_112x96"] is True
+    assert "were resized" in proc.stdout
