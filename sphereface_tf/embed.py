@@ -6,16 +6,19 @@
     compare(features[0], features[1])                     # cosine similarity
 """
 
+import collections
+
 import keras
 import numpy as np
 
-from sphereface_tf.layers import SoftmaxHead
+from sphereface_tf.layers import MirrorImages, SoftmaxHead
 from sphereface_tf.stats import unit_rows
 
 
 def embedding_backbone(model):
-    """The image → embedding part of a model we saved (training model or backbone)."""
-    if isinstance(model.layers[-1], SoftmaxHead) or len(model.inputs) == 2:
+    """The image → embedding part of a model we saved (training, serving model or backbone)."""
+    wrapper = len(model.inputs) == 2 or any(isinstance(layer, (SoftmaxHead, MirrorImages)) for layer in model.layers)
+    if wrapper:
         for layer in model.layers:
             if isinstance(layer, keras.Model):
                 return layer
@@ -42,6 +45,35 @@ def embed(model, images, flip=True, batch_size=64):
     if flip:
         features = np.concatenate([features, model.predict(images[:, :, ::-1], batch_size=batch_size, verbose=0)], axis=1)
     return unit_rows(features)
+
+
+def load_folder(root, landmarks=None, per_identity=None):
+    """Faces under `root/<identity>/<image>`, preprocessed as for training.
+
+    Each image is aligned with its 5-point landmarks (a dict keyed by
+    `identity/image`, as `align.read_landmarks` returns) or resized to 112×96.
+    `per_identity` keeps the first N images of each identity. Returns
+    `(images, faces)`: uint8 (N, 112, 96, 3) crops and the `FaceList`
+    (paths, labels, identity names, keys).
+    """
+    from sphereface_tf.facedata import FaceDataError, FaceList, fit_face, read_rgb, scan_identity_folders
+
+    faces = scan_identity_folders(root)
+    if per_identity is not None:
+        seen = collections.Counter()
+        keep = []
+        for i, label in enumerate(faces.labels.tolist()):
+            seen[label] += 1
+            if seen[label] <= per_identity:
+                keep.append(i)
+        faces = FaceList([faces.paths[i] for i in keep], faces.labels[keep], faces.names, [faces.keys[i] for i in keep])
+    if landmarks is not None:
+        missing = [key for key in faces.keys if key not in landmarks]
+        if missing:
+            raise FaceDataError(f"no landmarks for {len(missing)} image(s) under {root}, e.g. {missing[0]}")
+    images = np.stack([fit_face(read_rgb(path), None if landmarks is None else landmarks[key])
+                       for path, key in zip(faces.paths, faces.keys)])
+    return images, faces
 
 
 def compare(a, b):

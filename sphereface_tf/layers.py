@@ -284,3 +284,14 @@ def class_angles(features, weights):
             f"class_angles expects features (N, D) and weights (D, C); got {f.shape} and {w.shape}."
         )
     return np.arccos(np.clip(unit_rows(f) @ unit_rows(w.T).T, -1.0, 1.0))
+
+
+@keras.saving.register_keras_serializable(package="sphereface_tf")
+class MirrorImages(keras.layers.Layer):
+    """Horizontal mirror of channels-last images (N, H, W, C): the paper's flipped test copy."""
+
+    def call(self, images):
+        return ops.flip(images, axis=-2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

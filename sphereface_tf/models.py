@@ -30,20 +30,32 @@ def mnist_cnn(embedding_dim=2, input_shape=(28, 28, 1), widths=(32, 64, 128), na
     return keras.Model(inputs, embedding, name=name)
 
 
-def attach_head(backbone, head, name=None):
+def attach_head(backbone, head, name=None, augment=None):
     """Wire `backbone` (image → features) to `head` (a `SoftmaxHead`).
 
     Returns `(train_model, inference_model)` sharing all weights:
       * `train_model([images, labels])` → logits with the margin applied in
         training (labels are its second input, also the fit target);
       * `inference_model(images)` → margin-free logits.
+
+    `augment`, a layer or list of layers active only in training (e.g.
+    `keras.layers.RandomTranslation`), is applied to the images of the train
+    model before the backbone; the inference model never sees it.
     """
     if not isinstance(head, SoftmaxHead):
         raise TypeError(f"`head` must be a SoftmaxHead, got {type(head).__name__}.")
     images = keras.Input(backbone.input_shape[1:], name="image")
     labels = keras.Input((), dtype="int32", name="label")
-    features = backbone(images)
+    if augment is None:
+        augment = []
+    elif not isinstance(augment, (list, tuple)):
+        augment = [augment]
+    x = images
+    for layer in augment:
+        x = layer(x)
+    features = backbone(x)
     name = name or f"{backbone.name}_{head.variant}"
     train_model = keras.Model([images, labels], head([features, labels]), name=name)
-    inference_model = keras.Model(images, head(features), name=f"{name}_inference")
+    clean_features = backbone(images) if augment else features
+    inference_model = keras.Model(images, head(clean_features), name=f"{name}_inference")
     return train_model, inference_model

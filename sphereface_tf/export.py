@@ -1,0 +1,81 @@
+"""Deployable embedding models: uint8 images in, the paper's L2-normalised features out.
+
+    from sphereface_tf.export import export_embedding
+    export_embedding(backbone, "exported/")     # exported/embedding.keras + exported/saved_model/
+
+`serving_model(backbone)` wraps an image → FC1 backbone (no classification head)
+into a Keras model that takes uint8 images (N, 112, 96, 3), embeds the image and
+its mirror image, concatenates and L2-normalises — exactly what `embed.embed`
+computes. It is saved as `.keras` (loads with `keras.models.load_model` after
+`import sphereface_tf`) and exported with `model.export` as a TensorFlow
+SavedModel whose `serve` / `serving_default` signature takes uint8 images and
+needs no Python code of ours to run (`tf.saved_model.load`, TF Serving).
+"""
+
+import os
+import shutil
+
+import keras
+from keras import layers
+
+from sphereface_tf.layers import MirrorImages
+
+SIGNATURE_INPUT = "images"
+
+
+def serving_model(backbone, flip=True, name="face_embedding"):
+    """uint8 images → L2-normalised FC1(image) ‖ FC1(mirror) (or FC1 alone with `flip=False`).
+
+    The normalisation runs in float32 whatever the backbone's dtype policy.
+    """
+    if len(backbone.inputs) != 1:
+        raise ValueError(
+            f"serving_model needs an image → embedding backbone with one input, got {len(backbone.inputs)} inputs; "
+            "pass sphereface_tf.embed.embedding_backbone(model) for a training model"
+        )
+    images = keras.Input(backbone.input_shape[1:], dtype="uint8", name=SIGNATURE_INPUT)
+    pixels = layers.Rescaling(1.0, dtype="float32", name="to_float")(images)  # uint8 → float32 [0, 255]
+    features = backbone(pixels)
+    if flip:
+        mirrored = backbone(MirrorImages(name="mirror")(pixels))
+        features = layers.Concatenate(dtype="float32", name="flip_concat")([features, mirrored])
+    embedding = layers.UnitNormalization(dtype="float32", name="l2_normalize")(features)
+    return keras.Model(images, embedding, name=name)
+
+
+def export_saved_model(model, path):
+    """`model.export` as a SavedModel whose signature takes uint8 images of the model's input shape.
+
+    Written to a temporary sibling folder and moved into place, so `path` is
+    either absent or complete.
+    """
+    import tensorflow as tf
+
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        raise FileExistsError(f"{path} exists; choose a new folder (exports are never overwritten)")
+    partial = os.path.join(os.path.dirname(path), f".partial-{os.path.basename(path)}")
+    shutil.rmtree(partial, ignore_errors=True)
+    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.uint8, name=SIGNATURE_INPUT)
+    model.export(partial, format="tf_saved_model", input_signature=[spec], verbose=False)
+    os.rename(partial, path)
+    return path
+
+
+def export_embedding(backbone, out_dir, flip=True):
+    """Write `out_dir/embedding.keras` and `out_dir/saved_model/` of `serving_model(backbone)`.
+
+    Returns the two paths.
+    """
+    from sphereface_tf.embed import embedding_backbone
+
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    model = serving_model(embedding_backbone(backbone), flip=flip)
+    keras_path = os.path.join(out_dir, "embedding.keras")
+    if os.path.exists(keras_path):
+        raise FileExistsError(f"{keras_path} exists; choose a new folder (exports are never overwritten)")
+    partial = os.path.join(out_dir, ".partial-embedding.keras")
+    model.save(partial)
+    os.replace(partial, keras_path)
+    return keras_path, export_saved_model(model, os.path.join(out_dir, "saved_model"))
