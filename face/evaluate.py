@@ -69,13 +69,19 @@ def main(argv=None):
     fpr, tpr, _ = roc_curve(scores, same)
     auc = roc_auc(scores, same)
     elapsed = time.perf_counter() - started
+    negatives = int(np.sum(~same))
+    notes = [f"only {negatives} mismatched pairs: FAR {far} means fewer than one false accept, so TAR@FAR={far} "
+             f"is the true accept rate at zero false accepts" for far in ("1e-3", "1e-2") if negatives * float(far) < 1]
+    if resized:
+        notes.append("images are not 112×96; they were resized (give --landmarks to align instead)")
     report = dict(
-        model=args.model, pairs_file=args.pairs, pairs=len(pairs), images=len(files),
+        model=args.model, pairs_file=args.pairs, pairs=len(pairs), matched_pairs=len(pairs) - negatives,
+        mismatched_pairs=negatives, images=len(files),
         aligned_with_landmarks=landmarks is not None,
         resized_to_112x96=resized, accuracy_mean=result["mean"], accuracy_std=result["std"],
         fold_accuracies=result["folds"], thresholds=result["thresholds"], roc_auc=auc,
         tar_at_far={"1e-3": tar_at_far(scores, same, 1e-3), "1e-2": tar_at_far(scores, same, 1e-2)},
-        seconds=round(elapsed, 2), pairs_per_second=round(len(pairs) / elapsed, 1),
+        seconds=round(elapsed, 2), pairs_per_second=round(len(pairs) / elapsed, 1), notes=notes,
     )
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "report.json"), report)
@@ -88,8 +94,8 @@ def main(argv=None):
         [(pixels[pairs[i].first], pixels[pairs[i].second]) for i in wrong],
         [f"{'same' if pairs[i].same else 'different'}, cos {scores[i]:.2f}" for i in wrong],
     ), os.path.join(args.out, "hardest.png"))
-    if report["resized_to_112x96"]:
-        print("note: images are not 112×96; they were resized (give --landmarks to align instead)")
+    for note in notes:
+        print(f"note: {note}")
     print(f"accuracy {result['mean']:.4f} ± {result['std']:.4f}, AUC {auc:.4f}, "
           f"TAR@FAR=1e-3 {report['tar_at_far']['1e-3']:.4f}; {report['pairs_per_second']} pairs/s → {args.out}")
     return 0

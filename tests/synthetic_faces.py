@@ -62,16 +62,26 @@ def make_lfw(root, people=12, per_person=4, seed=100, folds=2, per_class=6, nuis
         os.makedirs(os.path.join(root, name), exist_ok=True)
         for i in range(1, per_person + 1):
             Image.fromarray(face_image(k, i, seed, nuisance=nuisance)).save(os.path.join(root, name, f"{name}_{i:04d}.jpg"), quality=95)
+    if folds * per_class > people * per_person * (per_person - 1) // 2:
+        raise ValueError(f"{people} people × {per_person} images have fewer than {folds * per_class} distinct matched pairs")
     rng = np.random.default_rng(seed)
-    lines = [f"{folds}\t{per_class}"]
+    lines, used = [f"{folds}\t{per_class}"], set()
+
+    def draw(matched):  # a pair not drawn before (LFW lists each pair once)
+        while True:
+            if matched:
+                name = names[rng.integers(people)]
+                i, j = sorted(rng.choice(np.arange(1, per_person + 1), 2, replace=False).tolist())
+                line = f"{name}\t{i}\t{j}"
+            else:
+                a, b = sorted(rng.choice(people, 2, replace=False).tolist())
+                line = f"{names[a]}\t{rng.integers(1, per_person + 1)}\t{names[b]}\t{rng.integers(1, per_person + 1)}"
+            if line not in used:
+                used.add(line)
+                return line
+
     for _ in range(folds):
-        for _ in range(per_class):
-            name = names[rng.integers(people)]
-            i, j = rng.choice(np.arange(1, per_person + 1), 2, replace=False)
-            lines.append(f"{name}\t{i}\t{j}")
-        for _ in range(per_class):
-            a, b = rng.choice(people, 2, replace=False)
-            lines.append(f"{names[a]}\t{rng.integers(1, per_person + 1)}\t{names[b]}\t{rng.integers(1, per_person + 1)}")
+        lines += [draw(True) for _ in range(per_class)] + [draw(False) for _ in range(per_class)]
     path = os.path.join(root, "pairs.txt")
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -41,6 +41,9 @@ def test_report_and_figures(untrained_model, tmp_path):
     assert 0.0 <= report["accuracy_mean"] <= 1.0 and 0.0 <= report["roc_auc"] <= 1.0
     assert set(report["tar_at_far"]) == {"1e-3", "1e-2"} and report["pairs_per_second"] > 0
     assert not report["resized_to_112x96"]
+    assert report["matched_pairs"] == report["mismatched_pairs"] == 12
+    # 12 negatives cannot resolve FAR 1e-2 or 1e-3: the report says so
+    assert len(report["notes"]) == 2 and all("zero false accepts" in n for n in report["notes"])
     for name in ("roc.png", "scores.png", "hardest.png"):
         with Image.open(tmp_path / "out" / name) as image:
             image.load()

@@ -33,7 +33,7 @@ def test_trained_spherenet4_verifies_unseen_identities(tmp_path):
     from sphereface_tf.spherenet import spherenet
 
     make_identity_folders(tmp_path / "train", identities=30, per_identity=16, formats=("jpg",), nuisance=1.0)
-    pairs = make_lfw(tmp_path / "lfw", people=20, per_person=4, folds=10, per_class=15, nuisance=1.0)  # other seed: unseen
+    pairs = make_lfw(tmp_path / "lfw", people=25, per_person=5, folds=10, per_class=15, nuisance=1.0)  # other seed: unseen
     _run("face/prepare.py", "--images", str(tmp_path / "train"), "--out", str(tmp_path / "rec"), "--shards", "4")
     _run("face/train.py", "--data", str(tmp_path / "rec"), "--out", str(tmp_path / "run"), "--depth", "4",
          "--embedding-dim", "64", "--batch-size", "32", "--learning-rate", "0.01", "--lr-boundaries", "250", "280",
