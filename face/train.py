@@ -106,6 +106,7 @@ def main(argv=None):
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
     from sphereface_tf.callbacks import EpochTimer
+    from sphereface_tf.distribute import enable_multiworker_fit
     from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
     from sphereface_tf.io import write_json
     from sphereface_tf.models import attach_head
@@ -143,6 +144,7 @@ def main(argv=None):
         optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, weight_decay=args.weight_decay)
         model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], jit_compile=xla)
+        enable_multiworker_fit(model)  # mends two Keras 3.15 bugs under MultiWorkerMirroredStrategy
 
     os.makedirs(args.out, exist_ok=True)
     settings = dict(vars(args), precision_used=precision, xla_used=xla, replicas=strategy.num_replicas_in_sync,
