@@ -50,3 +50,19 @@ def test_backbone_from_training_model_and_file(models, tmp_path):
     np.testing.assert_allclose(embed(loaded, images), embed(backbone, images), rtol=1e-6)
     with pytest.raises(ValueError, match=r"batch \(N, H, W, C\)"):
         embed(backbone, images[0])
+
+
+def test_load_folder_preprocesses_like_training(tmp_path):
+    from sphereface_tf.facedata import FaceDataError
+    from sphereface_tf.embed import load_folder
+    from tests.synthetic_faces import make_identity_folders
+
+    make_identity_folders(tmp_path / "faces", identities=3, per_identity=4, size=(120, 100))  # not 112×96: resized
+    images, faces = load_folder(tmp_path / "faces", per_identity=2)
+    assert images.shape == (6, 112, 96, 3) and images.dtype == np.uint8
+    assert faces.labels.tolist() == [0, 0, 1, 1, 2, 2] and faces.names == ["id_000", "id_001", "id_002"]
+    assert faces.keys[:2] == ["id_000/0000.jpg", "id_000/0001.png"]
+    with pytest.raises(FaceDataError, match="no landmarks for 6 image"):
+        load_folder(tmp_path / "faces", landmarks={}, per_identity=2)
+    with pytest.raises(FaceDataError, match="not found"):
+        load_folder(tmp_path / "missing")
