@@ -3,8 +3,8 @@
 The identities carry a strong per-image nuisance (illumination gradient and colour
 cast, see tests/synthetic_faces.py), so an untrained network verifies them at about
 chance; the trained one must have learnt the invariance from other identities.
-Measured when this test was written (300 steps, batch 32, 2-core CPU): untrained
-0.60, trained 0.91 mean 10-fold accuracy on 300 pairs of 20 unseen people.
+Measured when this test was written (300 steps, batch 32, 2-core CPU; 300 pairs of 25
+unseen people): untrained 0.610 ± 0.097 (AUC 0.63), trained 0.897 ± 0.064 (AUC 0.95).
 """
 
 import json
