@@ -71,6 +71,7 @@ def test_all_variants_end_to_end(tmp_path, small_npz, dim):
         assert 0.0 <= result["test_accuracy"] <= 1.0
         assert len(result["history"]["val_accuracy"]) == 2 and len(result["seconds_per_epoch"]) == 2
         assert len(result["history"]["learning_rate"]) == 2
+        assert result["augment_pixels"] == 2  # the small-data default: random shifts in training only
         assert ("lambda" in result["history"]) == (variant == "angular")
         assert {"max_intra", "min_inter", "separated"} <= set(result["angles"]["overall"])
         assert len(result["angles"]["per_class"]) == 10
@@ -89,6 +90,8 @@ def test_all_variants_end_to_end(tmp_path, small_npz, dim):
         assert embedding.predict(x, verbose=0).shape == (5, dim)
         model = keras.models.load_model(os.path.join(out, "model.keras"))
         assert model.predict([x, y], verbose=0).shape == (5, 10)
+        assert isinstance(model.get_layer("random_shift"), keras.layers.RandomTranslation)
+        assert not any(isinstance(layer, keras.layers.RandomTranslation) for layer in embedding.layers)
         projector = os.path.join(out, "logs", "projector")
         config = open(os.path.join(projector, "projector_config.pbtxt")).read()
         assert 'tensor_path: "tensors.tsv"' in config and 'metadata_path: "metadata.tsv"' in config
@@ -119,10 +122,12 @@ def test_bad_data_path_is_a_clear_error_not_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = run_demo("--m", "0", expect=2)
     assert "--m must be an integer >= 1" in proc.stderr
+    proc = run_demo("--augment", "9", expect=2)
+    assert "--augment must be between 0 and 8 pixels" in proc.stderr
 
 
 def test_help_explains_options():
     proc = run_demo("--help")
-    for option in ("--loss", "--dim", "--m", "--epochs", "--batch-size", "--dataset", "--data", "--out", "--seed", "--show"):
+    for option in ("--loss", "--dim", "--m", "--epochs", "--batch-size", "--dataset", "--data", "--out", "--seed", "--show", "--augment"):
         assert option in proc.stdout
     assert "λ" in proc.stdout

@@ -159,3 +159,19 @@ def test_real_mnist_digits_angular_cnn_beats_chance():
     train.fit([images[train_idx], labels[train_idx]], labels[train_idx], batch_size=64, epochs=4, verbose=0)
     accuracy = np.mean(np.argmax(infer.predict(images[test_idx], verbose=0), 1) == labels[test_idx])
     assert accuracy > 0.85, accuracy
+
+
+def test_attach_head_augmentation_is_training_only_and_shares_weights():
+    keras.utils.set_random_seed(0)
+    backbone = mnist_cnn(2, widths=(4, 4, 4))
+    shift = keras.layers.RandomTranslation(0.25, 0.25, fill_mode="constant", seed=0, name="random_shift")
+    train, inference = attach_head(backbone, SoftmaxHead(10, variant="modified"), augment=shift)
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    labels = np.arange(4, dtype=np.int32)
+    assert "random_shift" in [layer.name for layer in train.layers]
+    assert "random_shift" not in [layer.name for layer in inference.layers]
+    # outside training the shift is the identity, so both paths agree
+    np.testing.assert_allclose(train([images, labels], training=False), inference(images), rtol=1e-5, atol=1e-6)
+    # in training it moves the images, so the logits change
+    assert not np.allclose(train([images, labels], training=True), train([images, labels], training=False))
+    assert {id(w) for w in inference.weights} <= {id(w) for w in train.weights}
