@@ -35,12 +35,25 @@ def _is_shape_pair(input_shape):
     )
 
 
+def _is_symbolic(x):
+    """True for tensors without a value yet: KerasTensor, TF graph tensor, JAX tracer."""
+    if isinstance(x, keras.KerasTensor):
+        return True
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.executing_eagerly() or tf.is_symbolic_tensor(x)
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    return False
+
+
 def _concrete_numpy(x):
     """The value of `x` as NumPy when it is concrete (eager), None when symbolic."""
-    try:
-        return np.asarray(ops.convert_to_numpy(x))
-    except Exception:  # symbolic: tf.function graph tensor, JAX tracer, KerasTensor
-        return None
+    return None if _is_symbolic(x) else np.asarray(ops.convert_to_numpy(x))
 
 
 def safe_inverse_norm(squared_norm):
