@@ -38,7 +38,7 @@ def trained_like(tmp_path_factory):
     """A SphereNet-4 training model saved as .keras, and uint8 test images."""
     keras.utils.set_random_seed(0)
     backbone = spherenet(4, embedding_dim=32)
-    train, _ = attach_head(backbone, SoftmaxHead(5))
+    train, _ = attach_head(backbone, SoftmaxHead(5, name="softmax_head"))  # named: auto names depend on test order
     path = tmp_path_factory.mktemp("model") / "model.keras"
     train.save(path)
     images = np.random.default_rng(0).integers(0, 256, (4, 112, 96, 3)).astype(np.uint8)
