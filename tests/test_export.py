@@ -45,11 +45,13 @@ def trained_like(tmp_path_factory):
     return backbone, path, images
 
 
+@pytest.mark.core
 def test_mirror_layer_flips_width_only():
     x = np.arange(2 * 3 * 4 * 1, dtype=np.float32).reshape(2, 3, 4, 1)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(MirrorImages()(x)), x[:, :, ::-1])
 
 
+@pytest.mark.core
 def test_serving_model_matches_embed_and_takes_uint8(trained_like):
     backbone, _, images = trained_like
     model = serving_model(backbone)
@@ -61,6 +63,7 @@ def test_serving_model_matches_embed_and_takes_uint8(trained_like):
         serving_model(attach_head(backbone, SoftmaxHead(5))[0])
 
 
+@pytest.mark.core
 def test_serving_model_output_is_float32_under_mixed_precision():
     keras.config.set_dtype_policy("mixed_float16")
     model = serving_model(spherenet(4, embedding_dim=16))
