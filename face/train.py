@@ -9,7 +9,9 @@ Defaults are the paper's recipe (see the config). Every config key is also a fla
 Training is split into "epochs" of --checkpoint-every steps: at the end of each, the
 full state (weights, optimizer with its step counter and learning-rate schedule,
 the head's λ step counter) is saved, and λ, learning rate and images/s are logged.
-A killed run resumed with --resume loses at most the steps since its last checkpoint.
+Ctrl-C or SIGTERM (a scheduler's pre-emption) checkpoints after the current step and
+exits with status 130 / 143; a killed run (SIGKILL, power loss) loses at most the steps
+since its last checkpoint. Either way --resume continues to the same final step.
 
 Distribution uses TensorFlow's own strategies: MirroredStrategy over the local GPUs,
 MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster. --batch-size is global.
@@ -66,6 +68,7 @@ def load_config(argv=None):
     parser.add_argument("--config", help="TOML config file (keys as the flags below, with underscores)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--crash-after-steps", type=int, help=argparse.SUPPRESS)  # kill-and-resume tests
+    parser.add_argument("--interrupt-after-steps", type=int, help=argparse.SUPPRESS)  # SIGTERM-and-resume tests
     for key, default in DEFAULTS.items():
         kwargs = dict(default=config[key], help=f"(default {config[key]!r})")
         if key in CHOICES:
@@ -105,7 +108,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
-    from sphereface_tf.callbacks import EpochTimer
+    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep
     from sphereface_tf.distribute import enable_multiworker_fit
     from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
     from sphereface_tf.io import write_json
@@ -156,12 +159,16 @@ def main(argv=None):
     timer = EpochTimer(images_per_step=args.batch_size)
     callbacks = [
         timer, LambdaLogger(),
+        StopAtStep(args.steps),  # a run resumed from a mid-interval checkpoint still ends at --steps
         keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True),
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=True),
         keras.callbacks.TensorBoard(os.path.join(args.out, "logs"), update_freq=args.log_every),
     ]
     if args.crash_after_steps:
         callbacks.append(crash_after(args.crash_after_steps))
+    if args.interrupt_after_steps:
+        callbacks.append(signal_after(args.interrupt_after_steps))
+    callbacks.append(CheckpointOnInterrupt(backup_dir))  # Ctrl-C / SIGTERM: checkpoint this step, exit
     model.fit(dataset, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
               callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
     model.save(os.path.join(args.out, "model.keras"))
@@ -188,6 +195,23 @@ def crash_after(steps):
                 os._exit(9)
 
     return CrashAfter()
+
+
+def signal_after(steps):
+    """A callback that sends this process SIGTERM (as a scheduler would) after `steps` steps."""
+    import signal
+
+    import keras
+
+    class SignalAfter(keras.callbacks.Callback):
+        seen = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen += 1
+            if self.seen == steps:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return SignalAfter()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""Keras callbacks around `SoftmaxHead`."""
+"""Keras callbacks around `SoftmaxHead` and long training runs."""
 
+import os
+import signal
 import time
 
 import keras
@@ -55,14 +57,95 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         self.epoch_seconds.append(round(seconds, 3))
         if logs is not None:
             logs["epoch_seconds"] = seconds
-        if self.images_per_step and self.params.get("steps"):
-            rate = self.images_per_step * self.params["steps"] / seconds
+        if self.images_per_step and self._batches:  # counted: an epoch may stop early
+            rate = self.images_per_step * self._batches / seconds
             self.images_per_second.append(round(rate, 2))
             if logs is not None:
                 logs["images_per_second"] = rate
+
+
+def optimizer_step(model):
+    """The optimizer's step counter as an int (saved with the weights)."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` once the optimizer has taken `steps` steps in total, mid-epoch if need be.
+
+    Resuming from a checkpoint taken inside an epoch restarts that epoch; this
+    keeps the run's total step count exact.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = int(steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if optimizer_step(self.model) >= self.steps:
+            self.model.stop_training = True
+
+
+class CheckpointOnInterrupt(keras.callbacks.Callback):
+    """On SIGINT or SIGTERM: finish the current step, checkpoint, and exit (status 128 + signal).
+
+    Writes the files of `keras.callbacks.BackupAndRestore(backup_dir)` (weights
+    with the optimizer state and step counter, plus the epoch), so the same
+    `BackupAndRestore` restores it on the next `fit`; with `StopAtStep` the
+    resumed run still ends at the planned step. Nothing since the last step is
+    lost, where a kill loses the steps since the last periodic checkpoint.
+    Files are written under temporary names and renamed.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._previous = {}
+
+    def on_train_begin(self, logs=None):
+        self.received = None
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.received is not None:  # a second signal: give up at once
+            raise KeyboardInterrupt
+        self.received = signum
+        print(f"\n{signal.Signals(signum).name}: checkpointing after this step, then exiting", flush=True)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received is None:
+            return
+        from sphereface_tf.io import write_json
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights = os.path.join(self.backup_dir, "latest.weights.h5")
+        partial = os.path.join(self.backup_dir, ".partial.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, weights)
+        write_json(os.path.join(self.backup_dir, "training_metadata.json"), {"epoch": self._epoch, "batch": batch + 1})
+        print(f"checkpoint at step {optimizer_step(self.model)} in {self.backup_dir}; continue with --resume", flush=True)
+        self._restore_handlers()
+        raise SystemExit(128 + self.received)
+
+    def on_train_end(self, logs=None):
+        self._restore_handlers()
+
+    def _restore_handlers(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}

@@ -83,6 +83,21 @@ def test_kill_and_resume_matches_uninterrupted_run(shards, tmp_path):
     assert not os.path.exists(tmp_path / "killed" / "backup")  # cleaned up once finished
 
 
+def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_run(shards, tmp_path):
+    common = ["--steps", "6", "--checkpoint-every", "3", "--lambda-gamma", "1"]
+    _run(_train_args(shards, tmp_path / "straight", *common))
+    args = _train_args(shards, tmp_path / "stopped", *common)
+    proc = _run([*args, "--interrupt-after-steps", "4"], expect=128 + 15)  # SIGTERM after step 4, mid-interval
+    assert "checkpoint at step 4" in proc.stdout
+    assert json.load(open(tmp_path / "stopped" / "backup" / "training_metadata.json")) == {"epoch": 1, "batch": 1}
+    _run([*args, "--resume"])
+    straight = json.load(open(tmp_path / "straight" / "final.json"))
+    resumed = json.load(open(tmp_path / "stopped" / "final.json"))
+    assert resumed["steps"] == straight["steps"] == 6  # not 4 + a whole interval of 3
+    assert resumed["head_iterations"] == 6 and resumed["final_lambda"] == pytest.approx(straight["final_lambda"])
+    assert not os.path.exists(tmp_path / "stopped" / "backup")
+
+
 def test_mirrored_two_cpus_first_step_loss_equals_one_device(shards):
     code = textwrap.dedent(f"""
         import json, os
