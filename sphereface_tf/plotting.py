@@ -108,8 +108,11 @@ def _outline():
     return [patheffects.withStroke(linewidth=2.6, foreground="white")]
 
 
-def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=22, azim=35):
-    """3-D features normalised onto the unit sphere (static matplotlib view)."""
+def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=22, azim=35, legend=True):
+    """3-D features normalised onto the unit sphere (static matplotlib view).
+
+    `legend=False` leaves the legend to the caller (e.g. one for several spheres).
+    """
     features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
     colors = class_colors(num_classes)
     if ax is None:
@@ -141,11 +144,14 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
     ax.set_axis_off()
     ax.view_init(elev=elev, azim=azim)
-    ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2,
-              title="faint: far side; dotted: W behind", title_fontsize=7)
+    if legend:
+        ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2, title=SPHERE_LEGEND_TITLE, title_fontsize=7)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=10, y=0.96)  # 3-D axes get clipped titles at the default height
     return fig
+
+
+SPHERE_LEGEND_TITLE = "faint: far side; dotted: W behind"
 
 
 def sphere_figure(features, labels, weights=None, class_names=None, title=None):
@@ -216,9 +222,13 @@ def plot_comparison(results, class_names=None):
             plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]))
             axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
     else:
-        fig = plt.figure(figsize=(5.6 * n, 5.8), constrained_layout=True)
+        fig = plt.figure(figsize=(5.6 * n, 6.2), constrained_layout=True)
         for k, (name, (f, y, w, subtitle)) in enumerate(items):
-            plot_sphere(f, y, w, class_names, title=f"{name}: {subtitle}", ax=fig.add_subplot(1, n, k + 1, projection="3d"))
+            ax = fig.add_subplot(1, n, k + 1, projection="3d")
+            plot_sphere(f, y, w, class_names, title=f"{name}: {subtitle}", ax=ax, legend=False)
+        handles, labels = ax.get_legend_handles_labels()  # the classes, shared by all spheres
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), markerscale=3, fontsize=9,
+                   frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
     return fig
 
 
