@@ -38,6 +38,7 @@ def embed(model, images, flip=True, batch_size=64):
 
     With `flip=False`, FC1 alone (half the dimension).
     """
+    model = embedding_backbone(model)  # a training or exported serving model works too
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"images must be a batch (N, H, W, C), got shape {images.shape}")

@@ -59,6 +59,7 @@ def test_serving_model_matches_embed_and_takes_uint8(trained_like):
     np.testing.assert_allclose(model.predict(images, verbose=0), embed(backbone, images), **TOLERANCE)
     assert serving_model(backbone, flip=False).output.shape[-1] == 32
     assert embedding_backbone(model) is backbone
+    np.testing.assert_allclose(embed(model, images), embed(backbone, images), **TOLERANCE)  # no double mirroring
     with pytest.raises(ValueError, match="one input"):
         serving_model(attach_head(backbone, SoftmaxHead(5))[0])
 
