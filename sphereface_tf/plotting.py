@@ -115,7 +115,8 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     """
     features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
     colors = class_colors(num_classes)
-    if ax is None:
+    standalone = ax is None
+    if standalone:
         fig = plt.figure(figsize=(6.4, 6.0), constrained_layout=True)
         ax = fig.add_subplot(projection="3d")
     fig = ax.figure
@@ -146,7 +147,9 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     ax.view_init(elev=elev, azim=azim)
     if legend:
         ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2, title=SPHERE_LEGEND_TITLE, title_fontsize=7)
-    if title:
+    if title and standalone:
+        fig.suptitle(title, fontsize=11)
+    elif title:
         ax.set_title(title, fontsize=10, y=0.96)  # 3-D axes get clipped titles at the default height
     return fig
 
