@@ -108,7 +108,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
-    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep
+    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep, optimizer_step
     from sphereface_tf.distribute import enable_multiworker_fit
     from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
     from sphereface_tf.io import write_json
@@ -165,15 +165,15 @@ def main(argv=None):
         keras.callbacks.TensorBoard(os.path.join(args.out, "logs"), update_freq=args.log_every),
     ]
     if args.crash_after_steps:
-        callbacks.append(crash_after(args.crash_after_steps))
+        callbacks.append(after_steps(args.crash_after_steps, hard_kill))
     if args.interrupt_after_steps:
-        callbacks.append(signal_after(args.interrupt_after_steps))
+        callbacks.append(after_steps(args.interrupt_after_steps, send_sigterm))
     callbacks.append(CheckpointOnInterrupt(backup_dir))  # Ctrl-C / SIGTERM: checkpoint this step, exit
     model.fit(dataset, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
               callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
     model.save(os.path.join(args.out, "model.keras"))
     backbone.save(os.path.join(args.out, "embedding.keras"))
-    state = dict(steps=int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+    state = dict(steps=optimizer_step(model),
                  head_iterations=None if head.iterations is None else int(keras.ops.convert_to_numpy(head.iterations)),
                  final_lambda=head.current_lambda(), images_per_second=timer.images_per_second)
     write_json(os.path.join(args.out, "final.json"), state)
@@ -181,37 +181,32 @@ def main(argv=None):
     return 0
 
 
-def crash_after(steps):
-    """A callback that simulates a hard kill (no cleanup, no checkpoint) after `steps` steps of this process."""
+def after_steps(steps, action):
+    """A callback that calls `action()` once, after `steps` training steps of this process (test hooks)."""
     import keras
 
-    class CrashAfter(keras.callbacks.Callback):
-        seen = 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.seen += 1
-            if self.seen >= steps:
-                sys.stdout.flush()
-                os._exit(9)
-
-    return CrashAfter()
-
-
-def signal_after(steps):
-    """A callback that sends this process SIGTERM (as a scheduler would) after `steps` steps."""
-    import signal
-
-    import keras
-
-    class SignalAfter(keras.callbacks.Callback):
+    class AfterSteps(keras.callbacks.Callback):
         seen = 0
 
         def on_train_batch_end(self, batch, logs=None):
             self.seen += 1
             if self.seen == steps:
-                os.kill(os.getpid(), signal.SIGTERM)
+                action()
 
-    return SignalAfter()
+    return AfterSteps()
+
+
+def hard_kill():
+    """Die at once, as on SIGKILL: no cleanup, no checkpoint."""
+    sys.stdout.flush()
+    os._exit(9)
+
+
+def send_sigterm():
+    """Send this process SIGTERM, as a scheduler pre-empting the job would."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":
