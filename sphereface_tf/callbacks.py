@@ -90,8 +90,18 @@ class StopAtStep(keras.callbacks.Callback):
         super().__init__()
         self.steps = int(steps)
 
+    def on_train_begin(self, logs=None):
+        self._remaining = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Read the counter once, at the first batch: after any callback's on_train_begin
+        # (BackupAndRestore) has restored it. Then each batch is one step: no per-step device read.
+        if self._remaining is None:
+            self._remaining = self.steps - optimizer_step(self.model)
+
     def on_train_batch_end(self, batch, logs=None):
-        if optimizer_step(self.model) >= self.steps:
+        self._remaining -= 1
+        if self._remaining <= 0:
             self.model.stop_training = True
 
 
