@@ -34,7 +34,7 @@ def main(argv=None):
 
     from sphereface_tf.align import LandmarkError, read_landmarks
     from sphereface_tf.embed import compare, embed, load_embedding_model
-    from sphereface_tf.facedata import HEIGHT, WIDTH, fit_face, read_rgb
+    from sphereface_tf.facedata import FaceDataError, load_faces
     from sphereface_tf.io import save_figure, write_json
     from sphereface_tf.plotting import plot_pair_grid, plot_roc, plot_score_histogram
     from sphereface_tf.verification import PairsError, kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
@@ -51,14 +51,13 @@ def main(argv=None):
         print(f"error: {len(missing)} image(s) named in {args.pairs} are missing under {args.images}, "
               f"e.g. {missing[0]}", file=sys.stderr)
         return 2
-    if landmarks is not None and any(f not in landmarks for f in files):
-        print(f"error: {args.landmarks} has no landmarks for {next(f for f in files if f not in landmarks)}", file=sys.stderr)
-        return 2
     started = time.perf_counter()
-    raw = [read_rgb(os.path.join(args.images, f)) for f in files]
-    resized = landmarks is None and any(image.shape[:2] != (HEIGHT, WIDTH) for image in raw)
-    images = np.stack([fit_face(image, None if landmarks is None else landmarks[f]) for f, image in zip(files, raw)])
-    del raw
+    try:
+        images, resized = load_faces([os.path.join(args.images, f) for f in files], files, landmarks,
+                                     where=f" in {args.landmarks} (images named in {args.pairs})")
+    except FaceDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     model = load_embedding_model(args.model)
     features = dict(zip(files, embed(model, images, batch_size=args.batch_size)))
     pixels = dict(zip(files, images))

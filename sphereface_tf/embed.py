@@ -57,7 +57,7 @@ def load_folder(root, landmarks=None, per_identity=None):
     `(images, faces)`: uint8 (N, 112, 96, 3) crops and the `FaceList`
     (paths, labels, identity names, keys).
     """
-    from sphereface_tf.facedata import FaceDataError, FaceList, fit_face, read_rgb, scan_identity_folders
+    from sphereface_tf.facedata import FaceList, load_faces, scan_identity_folders
 
     faces = scan_identity_folders(root)
     if per_identity is not None:
@@ -68,12 +68,7 @@ def load_folder(root, landmarks=None, per_identity=None):
             if seen[label] <= per_identity:
                 keep.append(i)
         faces = FaceList([faces.paths[i] for i in keep], faces.labels[keep], faces.names, [faces.keys[i] for i in keep])
-    if landmarks is not None:
-        missing = [key for key in faces.keys if key not in landmarks]
-        if missing:
-            raise FaceDataError(f"no landmarks for {len(missing)} image(s) under {root}, e.g. {missing[0]}")
-    images = np.stack([fit_face(read_rgb(path), None if landmarks is None else landmarks[key])
-                       for path, key in zip(faces.paths, faces.keys)])
+    images, _ = load_faces(faces.paths, faces.keys, landmarks, where=f" under {root}")
     return images, faces
 
 

@@ -123,6 +123,25 @@ def load_face(path, landmarks=None):
     return fit_face(read_rgb(path), landmarks)
 
 
+def load_faces(paths, keys, landmarks=None, where=""):
+    """Read images and align them (landmarks: dict key → 5 points) or resize them to 112×96.
+
+    Returns `(images, resized)`: uint8 (N, 112, 96, 3) and whether any image had to
+    be resized. Every key must have landmarks when they are given; `where` names
+    the source in the error.
+    """
+    if landmarks is not None:
+        missing = [key for key in keys if key not in landmarks]
+        if missing:
+            raise FaceDataError(f"no landmarks for {len(missing)} image(s){where}, e.g. {missing[0]}")
+    images, resized = [], False
+    for path, key in zip(paths, keys):
+        image = read_rgb(path)
+        resized |= landmarks is None and image.shape[:2] != (HEIGHT, WIDTH)
+        images.append(fit_face(image, None if landmarks is None else landmarks[key]))
+    return np.stack(images), resized
+
+
 def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg", quality=95, progress=True):
     """Write `faces` as `out_dir/faces-XXXXX-of-YYYYY.tfrecord` shards (round-robin).
 

@@ -118,3 +118,16 @@ def test_training_pipeline_shapes_and_all_identities(faces_root, tmp_path):
 def test_missing_shards_error(tmp_path):
     with pytest.raises(FaceDataError, match="no faces-\\*.tfrecord shards; run `python face/prepare.py` first"):
         make_dataset(str(tmp_path), 4)
+
+
+def test_load_faces_resizes_reports_it_and_names_missing_landmarks(tmp_path):
+    from sphereface_tf.facedata import FaceDataError, load_faces
+
+    make_identity_folders(tmp_path / "a", identities=1, per_identity=2, size=(112, 96))
+    make_identity_folders(tmp_path / "b", identities=1, per_identity=2, size=(120, 100))
+    keys = ["id_000/0000.jpg", "id_000/0001.png"]
+    for root, expect_resized in (("a", False), ("b", True)):
+        images, resized = load_faces([str(tmp_path / root / k) for k in keys], keys)
+        assert images.shape == (2, 112, 96, 3) and images.dtype == np.uint8 and resized is expect_resized
+    with pytest.raises(FaceDataError, match=r"no landmarks for 1 image\(s\) in marks.txt, e.g. id_000/0001.png"):
+        load_faces([str(tmp_path / "a" / k) for k in keys], keys, {keys[0]: np.zeros((5, 2))}, where=" in marks.txt")
