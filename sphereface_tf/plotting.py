@@ -108,27 +108,66 @@ def _outline():
     return [patheffects.withStroke(linewidth=2.6, foreground="white")]
 
 
-def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=22, azim=35, legend=True):
-    """3-D features normalised onto the unit sphere (static matplotlib view).
+SPHERE_VIEW = (22, 35)  # default camera (elevation, azimuth) in degrees
 
+
+def opposite_view(elev, azim):
+    """The camera angles that look at the sphere from exactly the other side."""
+    return -elev, (azim + 180) % 360
+
+
+def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=SPHERE_VIEW[0], azim=SPHERE_VIEW[1], legend=True):
+    """3-D features normalised onto the unit sphere (static matplotlib views).
+
+    Without `ax`, a new figure shows the sphere from two opposite sides —
+    (elev, azim) and `opposite_view(elev, azim)` — so that every feature and
+    class weight is drawn strongly in exactly one of them (a single view hides
+    half the sphere). With `ax` (one 3-D axes), one view is drawn into it.
     `legend=False` leaves the legend to the caller (e.g. one for several spheres).
     """
     features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
-    colors = class_colors(num_classes)
-    standalone = ax is None
-    if standalone:
-        fig = plt.figure(figsize=(6.4, 6.0), constrained_layout=True)
-        ax = fig.add_subplot(projection="3d")
-    fig = ax.figure
+    if ax is not None:
+        _draw_sphere(ax, features, labels, weights, names, elev, azim)
+        if legend:
+            ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2,
+                      title=SPHERE_LEGEND_TITLE, title_fontsize=7)
+        if title:
+            ax.set_title(title, fontsize=10)
+        return ax.figure
+    fig = plt.figure(figsize=(11.5, 5.6), constrained_layout=True)
+    for k, (el, az) in enumerate(((elev, azim), opposite_view(elev, azim))):
+        view_ax = fig.add_subplot(1, 2, k + 1, projection="3d")
+        _draw_sphere(view_ax, features, labels, weights, names, el, az)
+        view_ax.set_title(SIDE_TITLES[k], fontsize=10)
+    if legend:
+        _shared_class_legend(fig, view_ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+SIDE_TITLES = ("front", "back (the other hemisphere)")
+SPHERE_LEGEND_TITLE = "faint: far side; dotted: W behind"
+
+
+def _shared_class_legend(fig, ax):
+    """One legend of the classes under all sphere views (their handles are the same)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), markerscale=3, fontsize=9,
+               frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
+
+
+def _draw_sphere(ax, features, labels, weights, names, elev, azim):
+    """One view of the unit sphere into a 3-D axes; the near hemisphere strong, the far one faint."""
+    colors = class_colors(len(names))
     u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
     ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.86", lw=0.35)
     unit = unit_rows(features)
     size = max(1.5, min(9.0, 5000.0 / len(features)))
-    # Points on the hemisphere facing the viewer are drawn strongly, the far side faintly.
     el, az = np.radians(elev), np.radians(azim)
     toward_viewer = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
     front = unit @ toward_viewer >= 0
-    for c in range(num_classes):
+    for c in range(len(names)):
         members = labels == c
         ax.scatter(*unit[members & ~front].T, s=size * 0.6, color=colors[c], alpha=0.18, lw=0, depthshade=False)
         ax.scatter(*unit[members & front].T, s=size, color=colors[c], alpha=0.9, lw=0, label=names[c], depthshade=False)
@@ -136,25 +175,16 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
         w_unit = unit_rows(weights.T)
         for c in range(weights.shape[1]):
             faint = w_unit[c] @ toward_viewer < 0
-            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.3]).T, color=colors[c], lw=1.4 if faint else 2.4,
+            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.2]).T, color=colors[c], lw=1.4 if faint else 2.4,
                     alpha=0.45 if faint else 1.0, linestyle=":" if faint else "-")
-            ax.text(*(w_unit[c] * 1.42), names[c], color=colors[c], fontsize=9, fontweight="bold",
+            ax.text(*(w_unit[c] * 1.3), names[c], color=colors[c], fontsize=9, fontweight="bold",
                     alpha=0.5 if faint else 1.0, path_effects=_outline())
-    ax.set_box_aspect((1, 1, 1))
-    lim = 1.0
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), zlim=(-lim, lim))
+    ax.set_box_aspect((1, 1, 1), zoom=1.12)  # 3-D axes leave wide margins; the sphere may fill them
+    ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
     ax.set_axis_off()
     ax.view_init(elev=elev, azim=azim)
-    if legend:
-        ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2, title=SPHERE_LEGEND_TITLE, title_fontsize=7)
-    if title and standalone:
-        fig.suptitle(title, fontsize=11)
-    elif title:
-        ax.set_title(title, fontsize=10, y=0.96)  # 3-D axes get clipped titles at the default height
-    return fig
 
 
-SPHERE_LEGEND_TITLE = "faint: far side; dotted: W behind"
 
 
 def sphere_figure(features, labels, weights=None, class_names=None, title=None):
@@ -213,8 +243,9 @@ def plot_embedding(features, labels, weights=None, class_names=None, title=None)
 def plot_comparison(results, class_names=None):
     """Feature plots of several variants side by side.
 
-    `results`: dict variant → (features, labels, weights, subtitle). 2-D
-    features are shown on the unit circle view and raw, one column per variant.
+    `results`: dict variant → (features, labels, weights, subtitle), one
+    column per variant. 2-D: raw features above, the unit circle below. 3-D:
+    the sphere's front above, its back (the opposite view) below.
     """
     items = list(results.items())
     dim = np.asarray(items[0][1][0]).shape[1]
@@ -225,13 +256,14 @@ def plot_comparison(results, class_names=None):
             plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]))
             axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
     else:
-        fig = plt.figure(figsize=(5.6 * n, 6.2), constrained_layout=True)
+        fig = plt.figure(figsize=(5.2 * n, 10.0), constrained_layout=True)
+        views = (SPHERE_VIEW, opposite_view(*SPHERE_VIEW))
         for k, (name, (f, y, w, subtitle)) in enumerate(items):
-            ax = fig.add_subplot(1, n, k + 1, projection="3d")
-            plot_sphere(f, y, w, class_names, title=f"{name}: {subtitle}", ax=ax, legend=False)
-        handles, labels = ax.get_legend_handles_labels()  # the classes, shared by all spheres
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), markerscale=3, fontsize=9,
-                   frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
+            for row, (elev, azim) in enumerate(views):
+                ax = fig.add_subplot(2, n, row * n + k + 1, projection="3d")
+                title = f"{name}: {subtitle}\n{SIDE_TITLES[row]}" if row == 0 else SIDE_TITLES[row]
+                plot_sphere(f, y, w, class_names, title=title, ax=ax, elev=elev, azim=azim, legend=False)
+        _shared_class_legend(fig, ax)
     return fig
 
 

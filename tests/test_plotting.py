@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sphereface_tf.plotting import (
-    plot_angle_histograms, plot_comparison, plot_features_2d, plot_history, plot_psi, plot_sphere, sphere_figure,
+    opposite_view, plot_angle_histograms, plot_comparison, plot_features_2d, plot_history, plot_psi, plot_sphere,
+    sphere_figure,
 )
 from sphereface_tf.projector import sprite_image, write_projector
 from sphereface_tf.stats import angle_statistics
@@ -37,10 +38,27 @@ def test_plot_features_2d_has_raw_and_circle_panels():
     assert len(raw.lines) >= 4  # weight directions (plus axis lines)
 
 
-def test_plot_sphere_and_interactive_trace_count():
+def _strong_points(ax):
+    """Points an axes draws strongly: the labelled (near-side) scatters of plot_sphere."""
+    return sum(len(c._offsets3d[0]) for c in ax.collections if not c.get_label().startswith("_"))
+
+
+def test_plot_sphere_front_and_back_show_every_point_once():
     f, y, w = _embedding(3)
-    fig = plot_sphere(f, y, w)
-    assert fig.axes[0].name == "3d"
+    fig = plot_sphere(f, y, w, title="t")
+    assert [ax.name for ax in fig.axes] == ["3d", "3d"]
+    front, back = fig.axes
+    assert (back.elev, back.azim) == opposite_view(front.elev, front.azim) != (front.elev, front.azim)
+    assert 0 < _strong_points(front) < len(f)
+    assert _strong_points(front) + _strong_points(back) == len(f)  # each point strong in exactly one view
+    assert fig.legends and len(fig.legends[0].get_texts()) == 4  # one shared class legend
+    single = plt.figure().add_subplot(projection="3d")
+    plot_sphere(f, y, w, ax=single, elev=10, azim=-60)
+    assert (single.elev, single.azim) == (10, -60) and _strong_points(single) < len(f)
+
+
+def test_interactive_sphere_trace_count():
+    f, y, w = _embedding(3)
     interactive = sphere_figure(f, y, w, ["a", "b", "c", "d"])
     assert len(interactive.data) == 2 * 4 + 1
     assert [t.name for t in interactive.data[1:5]] == ["a", "b", "c", "d"]
@@ -59,7 +77,7 @@ def test_wrong_dimension_is_rejected():
 def test_plot_comparison(dim):
     results = {name: (*_embedding(dim, seed=k), f"acc {k}") for k, name in enumerate(["original", "modified", "angular"])}
     fig = plot_comparison(results)
-    assert len(fig.axes) == (6 if dim == 2 else 3)
+    assert len(fig.axes) == 6  # 2-D: raw and circle; 3-D: front and back, per variant
 
 
 def test_plot_history_and_histograms():
