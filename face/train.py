@@ -32,11 +32,12 @@ DEFAULTS = dict(
     variant="angular", m=4, lambda_base=1000.0, lambda_gamma=0.12, lambda_power=1.0, lambda_min=5.0,
     batch_size=256, learning_rate=0.1, lr_boundaries=[16000, 24000], lr_decay=0.1, momentum=0.9,
     weight_decay=5e-4, steps=28000, checkpoint_every=1000, log_every=100, precision="auto", xla="auto",
-    distribute="auto", shuffle_buffer=10000, seed=0,
+    distribute="auto", shuffle_buffer=10000, seed=0, deterministic=False,
 )
 CHOICES = dict(
     variant=("original", "modified", "angular"), precision=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
     xla=("auto", "true", "false"), distribute=("auto", "none", "mirrored", "multiworker"),
+    deterministic=("false", "true"),
 )
 
 
@@ -108,7 +109,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
-    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep, optimizer_step
+    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep, checkpointed_step, optimizer_step
     from sphereface_tf.distribute import enable_multiworker_fit
     from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
     from sphereface_tf.io import write_json
@@ -129,7 +130,9 @@ def main(argv=None):
     try:
         classes = num_classes(args.data)
         strategy = pick_strategy(args.distribute)
-        dataset = make_dataset(args.data, args.batch_size, training=True, seed=args.seed, shuffle_buffer=args.shuffle_buffer)
+        start = checkpointed_step(backup_dir, args.checkpoint_every) if args.resume else 0
+        dataset = make_dataset(args.data, args.batch_size, training=True, seed=args.seed, shuffle_buffer=args.shuffle_buffer,
+                               deterministic=args.deterministic == "true", start_batch=start)
     except (FaceDataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -154,7 +157,8 @@ def main(argv=None):
                     num_classes=classes, parameters=int(backbone.count_params()))
     write_json(os.path.join(args.out, "config.json"), settings)
     print(f"SphereNet-{args.depth}, {classes} classes, {precision}, XLA {'on' if xla else 'off'}, "
-          f"{strategy.num_replicas_in_sync} replica(s), global batch {args.batch_size}")
+          f"{strategy.num_replicas_in_sync} replica(s), global batch {args.batch_size}"
+          + (f"; resuming at step {start}, data stream skipped ahead by as many batches" if args.resume else ""))
 
     timer = EpochTimer(images_per_step=args.batch_size)
     callbacks = [

@@ -74,6 +74,24 @@ class EpochTimer(keras.callbacks.Callback):
                 logs["images_per_second"] = rate
 
 
+def checkpointed_step(backup_dir, steps_per_epoch):
+    """Training steps behind the checkpoint in `backup_dir` (0 when there is none).
+
+    Reads the `training_metadata.json` that `keras.callbacks.BackupAndRestore`
+    (whole epochs, batch 0) and `CheckpointOnInterrupt` (mid-epoch) write, so a
+    resumed run can start its data stream where the checkpoint left it, before
+    `fit` restores the weights.
+    """
+    import json
+
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as handle:
+        meta = json.load(handle)
+    return int(meta["epoch"]) * int(steps_per_epoch) + int(meta.get("batch") or 0)
+
+
 def optimizer_step(model):
     """The optimizer's step counter as an int (saved with the weights)."""
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))

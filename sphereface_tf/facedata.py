@@ -221,7 +221,7 @@ def num_classes(data_dir):
 
 
 def make_dataset(data_dir, batch_size, training=True, deterministic=False, seed=0, shuffle_buffer=10000,
-                 with_labels_input=True):
+                 with_labels_input=True, start_batch=0):
     """`tf.data` pipeline over the shards: interleaved reads, parallel decode, flip, shuffle, batch, prefetch.
 
     Yields `((images, labels), labels)` for a model taking labels as its second
@@ -229,9 +229,18 @@ def make_dataset(data_dir, batch_size, training=True, deterministic=False, seed=
     112×96×3; normalisation happens inside the model so exported models take raw
     pixels. Training datasets repeat forever; `deterministic=True` fixes the
     order (for tests and exact resumes).
+
+    `start_batch` (training only) starts the endless stream where a run that has
+    already taken that many steps left it: the same seeded shuffles run and the
+    first `start_batch * batch_size` records are dropped before decoding (so they
+    cost a read, not a decode), and each image keeps its stream index, hence its
+    flip. With `deterministic=True` a resumed run sees exactly the batches of an
+    uninterrupted one.
     """
     import tensorflow as tf
 
+    if start_batch and not training:
+        raise ValueError(f"start_batch={start_batch}: only a training dataset (an endless stream) can start mid-way")
     files = tfrecord_files(data_dir)
     autotune = tf.data.AUTOTUNE
     options = tf.data.Options()
@@ -250,13 +259,15 @@ def make_dataset(data_dir, batch_size, training=True, deterministic=False, seed=
 
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.map(decode, num_parallel_calls=autotune)
-    if training:  # a stateless flip seeded by the element's index: reproducible in any mode
-        ds = ds.enumerate().map(
-            lambda index, item: (tf.image.stateless_random_flip_left_right(
-                item[0], tf.stack([tf.constant(seed, tf.int64), index])), item[1]),
-            num_parallel_calls=autotune,
-        )
+        ds = ds.enumerate().skip(int(start_batch) * batch_size)  # resume: drop the records already trained on
+
+        def decode_and_flip(index, record):  # a stateless flip seeded by the record's stream index
+            image, label = decode(record)
+            return tf.image.stateless_random_flip_left_right(image, tf.stack([tf.constant(seed, tf.int64), index])), label
+
+        ds = ds.map(decode_and_flip, num_parallel_calls=autotune)
+    else:
+        ds = ds.map(decode, num_parallel_calls=autotune)
     ds = ds.batch(batch_size, drop_remainder=training)
     if with_labels_input:
         ds = ds.map(lambda images, labels: ((images, labels), labels))

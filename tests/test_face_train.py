@@ -65,8 +65,17 @@ def test_few_steps_each_precision_no_nan_loss_decreases(shards, tmp_path, precis
     assert embedding.output.shape[-1] == 512
 
 
+def _final_weights(run_dir):
+    import keras
+
+    import sphereface_tf  # noqa: F401
+
+    return keras.models.load_model(run_dir / "model.keras").get_weights()
+
+
 def test_kill_and_resume_matches_uninterrupted_run(shards, tmp_path):
-    common = ["--steps", "6", "--checkpoint-every", "2", "--lambda-gamma", "1"]
+    # 96 images, batch 16: 6 batches an epoch, so the resumed steps 5-6 need the data stream skipped ahead
+    common = ["--steps", "6", "--checkpoint-every", "2", "--lambda-gamma", "1", "--deterministic", "true"]
     _run(_train_args(shards, tmp_path / "straight", *common))
     interrupted = _train_args(shards, tmp_path / "killed", *common)
     _run([*interrupted, "--crash-after-steps", "5"], expect=9)  # dies after step 5, checkpoint at 4
@@ -81,10 +90,13 @@ def test_kill_and_resume_matches_uninterrupted_run(shards, tmp_path):
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "killed" / "log.csv"))]
     assert epochs == [0, 1, 2]  # no checkpoint interval lost or repeated
     assert not os.path.exists(tmp_path / "killed" / "backup")  # cleaned up once finished
+    # same data position, optimizer state and λ: the resumed run ends with the straight run's weights
+    for ours, theirs in zip(_final_weights(tmp_path / "killed"), _final_weights(tmp_path / "straight")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
 def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_run(shards, tmp_path):
-    common = ["--steps", "6", "--checkpoint-every", "3", "--lambda-gamma", "1"]
+    common = ["--steps", "6", "--checkpoint-every", "3", "--lambda-gamma", "1", "--deterministic", "true"]
     _run(_train_args(shards, tmp_path / "straight", *common))
     args = _train_args(shards, tmp_path / "stopped", *common)
     proc = _run([*args, "--interrupt-after-steps", "4"], expect=128 + 15)  # SIGTERM after step 4, mid-interval
@@ -96,6 +108,9 @@ def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_ru
     assert resumed["steps"] == straight["steps"] == 6  # not 4 + a whole interval of 3
     assert resumed["head_iterations"] == 6 and resumed["final_lambda"] == pytest.approx(straight["final_lambda"])
     assert not os.path.exists(tmp_path / "stopped" / "backup")
+    # the data stream resumed mid-interval at step 4 (epoch 1, batch 1), not at the interval's start
+    for ours, theirs in zip(_final_weights(tmp_path / "stopped"), _final_weights(tmp_path / "straight")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
 def test_mirrored_two_cpus_first_step_loss_equals_one_device(shards):

@@ -115,6 +115,21 @@ def test_training_pipeline_shapes_and_all_identities(faces_root, tmp_path):
     assert first_batches(3) != first_batches(4)
 
 
+def test_resumed_stream_continues_where_the_run_left_it(faces_root, tmp_path):
+    # 32 images, batch 8: 4 batches an epoch, so batches 5.. lie in the reshuffled second and third epochs
+    write_tfrecords(scan_identity_folders(faces_root), tmp_path / "rec", shards=3, progress=False)
+
+    def batches(start, count):
+        ds = make_dataset(str(tmp_path / "rec"), 8, deterministic=True, seed=3, start_batch=start)
+        return [(x.numpy().tobytes(), y.numpy().tolist()) for (x, y), _ in ds.take(count)]
+
+    straight = batches(0, 10)
+    assert batches(5, 5) == straight[5:]  # same images, same flips, same order
+    assert batches(5, 5) != straight[:5]
+    with pytest.raises(ValueError, match="only a training dataset"):
+        make_dataset(str(tmp_path / "rec"), 8, training=False, start_batch=2)
+
+
 def test_missing_shards_error(tmp_path):
     with pytest.raises(FaceDataError, match="no faces-\\*.tfrecord shards; run `python face/prepare.py` first"):
         make_dataset(str(tmp_path), 4)
