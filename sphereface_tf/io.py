@@ -5,16 +5,22 @@ import json
 import os
 import tempfile
 
+_UMASK = os.umask(0)  # read the process umask (the only way is to set it) ...
+os.umask(_UMASK)  # ... and put it back at once
+
 
 @contextlib.contextmanager
 def atomic_write(path, mode="w"):
     """Open a temporary file next to `path`; on success rename it over `path`.
 
-    A crash leaves either the old file or none, never a half-written one.
+    A crash leaves either the old file or none, never a half-written one. The
+    file gets the permissions a plain `open` would give it (mkstemp's 0600
+    would hide outputs from other users of a shared run folder).
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
