@@ -1,13 +1,20 @@
 """Face training throughput on this machine.
 
 1. Input pipeline alone: images/s of make_dataset (read TFRecords of 112×96 JPEGs,
-   decode, flip, shuffle, batch) over synthetic identities written to a temp folder.
+   decode, flip, shuffle, batch) over synthetic identities written to a temp folder
+   (TensorFlow backend only).
 2. SphereNet-20 + A-Softmax training step, images/s at batch 32, float32 and
    mixed_bfloat16, with and without XLA (a plain Keras Dense head as baseline on the
    same backbone, interleaved, so the ratio is like for like).
 3. Parameter count and forward FLOPs of SphereNet-20.
 
     python bench/bench_face.py [--images 2000] [--steps 5] [--classes 10575]
+
+On an accelerator without TensorFlow (Keras 3 with JAX), only the training part runs,
+always compiled (XLA); `--peak-tflops` (the device's dense bf16/fp16 peak) adds the
+fraction of peak reached, counting a training step as 3 × the forward FLOPs:
+
+    KERAS_BACKEND=jax python bench/bench_face.py --precisions mixed_bfloat16 --batch 128 --peak-tflops 989
 """
 
 import argparse
@@ -22,16 +29,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from sphereface_tf import SoftmaxHead  # noqa: E402
-from sphereface_tf.facedata import make_dataset, scan_identity_folders, write_tfrecords  # noqa: E402
 from sphereface_tf.models import attach_head  # noqa: E402
 from sphereface_tf.spherenet import forward_flops, spherenet  # noqa: E402
-from tests.synthetic_faces import make_identity_folders  # noqa: E402
 
 
 def bench_pipeline(n_images, batch=256):
+    from sphereface_tf.facedata import make_dataset, scan_identity_folders, write_tfrecords
+    from tests.synthetic_faces import make_identity_folders
+
     with tempfile.TemporaryDirectory() as tmp:
         make_identity_folders(os.path.join(tmp, "img"), identities=max(1, n_images // 20), per_identity=20, formats=("jpg",))
         write_tfrecords(scan_identity_folders(os.path.join(tmp, "img")), os.path.join(tmp, "rec"), shards=16, progress=False)
@@ -45,7 +52,7 @@ def bench_pipeline(n_images, batch=256):
         return steps * batch / (time.perf_counter() - start)
 
 
-def bench_training(precision, xla, classes, steps, repeats, batch=32):
+def bench_training(precision, xla, classes, steps, repeats, batch):
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -71,21 +78,33 @@ def bench_training(precision, xla, classes, steps, repeats, batch=32):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--images", type=int, default=2000, help="images for the pipeline measurement")
+    parser.add_argument("--steps", type=int, default=5, help="training steps per timed fit")
+    parser.add_argument("--repeats", type=int, default=3, help="timed fits per model (median), after one warm-up")
     parser.add_argument("--classes", type=int, default=10575)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--precisions", default="float32,mixed_bfloat16", help="comma-separated dtype policies")
+    parser.add_argument("--xla", choices=["both", "on", "off"], default="both", help="JAX always compiles: on")
+    parser.add_argument("--peak-tflops", type=float, help="the device's dense peak, to print the fraction reached")
     args = parser.parse_args()
+    backend = keras.config.backend()
     model = spherenet(20)
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
-    print(f"SphereNet-20: {model.count_params():,} parameters, {forward_flops(model) / 1e9:.2f} GFLOP forward per 112×96 image")
-    print(f"pipeline (TFRecords of JPEGs → decode, flip, shuffle, batch 256): {bench_pipeline(args.images):,.0f} images/s")
-    print(f"training step, batch 32, C = {args.classes}: images/s (median of {args.repeats} × {args.steps} steps)")
-    print(f"{'precision':>15} {'XLA':>4} {'dense head':>11} {'A-Softmax':>10} {'ratio':>6}")
-    for precision in ("float32", "mixed_bfloat16"):
-        for xla in (False, True):
-            r = bench_training(precision, xla, args.classes, args.steps, args.repeats)
-            print(f"{precision:>15} {'on' if xla else 'off':>4} {r['dense']:11.1f} {r['angular']:10.1f} {r['dense'] / r['angular']:6.2f}")
+    flops = forward_flops(model)
+    print(f"Keras {keras.__version__} ({backend}), {os.cpu_count()} CPUs")
+    print(f"SphereNet-20: {model.count_params():,} parameters, {flops / 1e9:.2f} GFLOP forward per 112×96 image")
+    if backend == "tensorflow":
+        print(f"pipeline (TFRecords of JPEGs → decode, flip, shuffle, batch 256): {bench_pipeline(args.images):,.0f} images/s")
+    xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.xla if backend == "tensorflow" else "on"]
+    print(f"training step, batch {args.batch}, C = {args.classes}: images/s (median of {args.repeats} × {args.steps} steps)")
+    peak = f" {'of peak':>8}" if args.peak_tflops else ""
+    print(f"{'precision':>15} {'XLA':>4} {'dense head':>11} {'A-Softmax':>10} {'ratio':>6}{peak}")
+    for precision in args.precisions.split(","):
+        for xla in xla_modes:
+            r = bench_training(precision, xla, args.classes, args.steps, args.repeats, args.batch)
+            line = f"{precision:>15} {'on' if xla else 'off':>4} {r['dense']:11.1f} {r['angular']:10.1f} {r['dense'] / r['angular']:6.2f}"
+            if args.peak_tflops:  # a training step ≈ 3 × forward FLOPs
+                line += f" {r['angular'] * 3 * flops / (args.peak_tflops * 1e12):8.1%}"
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
