@@ -49,7 +49,13 @@ def bench_pipeline(n_images, batch=256):
         start = time.perf_counter()
         for _ in range(steps):
             next(it)
-        return steps * batch / (time.perf_counter() - start)
+        images_per_second = steps * batch / (time.perf_counter() - start)
+        # a resumed run skips the records it has trained on (read, not decoded) before its first batch
+        skip = 20 * steps
+        start = time.perf_counter()
+        next(iter(make_dataset(os.path.join(tmp, "rec"), batch, training=True, start_batch=skip)))
+        skipped_per_second = skip * batch / (time.perf_counter() - start)
+        return images_per_second, skipped_per_second
 
 
 def bench_training(precision, xla, classes, steps, repeats, batch):
@@ -93,7 +99,9 @@ def main():
     print(f"Keras {keras.__version__} ({backend}), {os.cpu_count()} CPUs")
     print(f"SphereNet-20: {model.count_params():,} parameters, {flops / 1e9:.2f} GFLOP forward per 112×96 image")
     if backend == "tensorflow":
-        print(f"pipeline (TFRecords of JPEGs → decode, flip, shuffle, batch 256): {bench_pipeline(args.images):,.0f} images/s")
+        images, skipped = bench_pipeline(args.images)
+        print(f"pipeline (TFRecords of JPEGs → decode, flip, shuffle, batch 256): {images:,.0f} images/s")
+        print(f"resume: the data stream skips ahead at {skipped:,.0f} records/s")
     xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.xla if backend == "tensorflow" else "on"]
     print(f"training step, batch {args.batch}, C = {args.classes}: images/s (median of {args.repeats} × {args.steps} steps)")
     peak = f" {'of peak':>8}" if args.peak_tflops else ""
