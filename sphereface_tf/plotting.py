@@ -96,7 +96,7 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
     circle_ax.set_title("angles: x / ‖x‖ on the unit circle", fontsize=10)
     circle_ax.set_xticks([])
     circle_ax.set_yticks([])
-    raw_ax.legend(markerscale=4, fontsize=7, frameon=False, loc="upper left", ncols=2)
+    _uniform_markers(raw_ax.legend(fontsize=7, frameon=False, loc="upper left", ncols=2), size=16)
     if title:
         fig.suptitle(title)
     return fig
@@ -129,8 +129,8 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
     if ax is not None:
         _draw_sphere(ax, features, labels, weights, names, elev, azim)
         if legend:
-            ax.legend(markerscale=3, fontsize=8, frameon=False, loc="lower left", ncols=2,
-                      title=SPHERE_LEGEND_TITLE, title_fontsize=7)
+            _uniform_markers(ax.legend(fontsize=8, frameon=False, loc="lower left", ncols=2,
+                                       title=SPHERE_LEGEND_TITLE, title_fontsize=7))
         if title:
             ax.set_title(title, fontsize=10)
         return ax.figure
@@ -153,8 +153,15 @@ SPHERE_LEGEND_TITLE = "faint: far side; dotted: W behind"
 def _shared_class_legend(fig, ax):
     """One legend of the classes under all sphere views (their handles are the same)."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), markerscale=3, fontsize=9,
-               frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
+    legend = fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9,
+                        frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
+    _uniform_markers(legend)
+
+
+def _uniform_markers(legend, size=30):
+    """Legend dots of one readable size, however small the scatter points (they shrink with N)."""
+    for handle in legend.legend_handles:
+        handle.set_sizes([size])
 
 
 def _draw_sphere(ax, features, labels, weights, names, elev, azim):

@@ -52,6 +52,8 @@ def test_plot_sphere_front_and_back_show_every_point_once():
     assert 0 < _strong_points(front) < len(f)
     assert _strong_points(front) + _strong_points(back) == len(f)  # each point strong in exactly one view
     assert fig.legends and len(fig.legends[0].get_texts()) == 4  # one shared class legend
+    big = plot_sphere(*_embedding(3, n=20000)).legends[0]  # scatter dots shrink with N, legend dots do not
+    assert [list(h.get_sizes()) for h in big.legend_handles] == [[30]] * 4
     single = plt.figure().add_subplot(projection="3d")
     plot_sphere(f, y, w, ax=single, elev=10, azim=-60)
     assert (single.elev, single.azim) == (10, -60) and _strong_points(single) < len(f)
