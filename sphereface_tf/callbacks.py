@@ -1,5 +1,6 @@
 """Keras callbacks around `SoftmaxHead` and long training runs."""
 
+import json
 import os
 import signal
 import time
@@ -74,6 +75,9 @@ class EpochTimer(keras.callbacks.Callback):
                 logs["images_per_second"] = rate
 
 
+BACKUP_METADATA = "training_metadata.json"  # the file name keras.callbacks.BackupAndRestore uses
+
+
 def checkpointed_step(backup_dir, steps_per_epoch):
     """Training steps behind the checkpoint in `backup_dir` (0 when there is none).
 
@@ -82,9 +86,7 @@ def checkpointed_step(backup_dir, steps_per_epoch):
     resumed run can start its data stream where the checkpoint left it, before
     `fit` restores the weights.
     """
-    import json
-
-    path = os.path.join(backup_dir, "training_metadata.json")
+    path = os.path.join(backup_dir, BACKUP_METADATA)
     if not os.path.exists(path):
         return 0
     with open(path) as handle:
@@ -165,7 +167,7 @@ class CheckpointOnInterrupt(keras.callbacks.Callback):
         partial = os.path.join(self.backup_dir, ".partial.weights.h5")
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, weights)
-        write_json(os.path.join(self.backup_dir, "training_metadata.json"), {"epoch": self._epoch, "batch": batch + 1})
+        write_json(os.path.join(self.backup_dir, BACKUP_METADATA), {"epoch": self._epoch, "batch": batch + 1})
         print(f"checkpoint at step {optimizer_step(self.model)} in {self.backup_dir}; continue with --resume", flush=True)
         self._restore_handlers()
         raise SystemExit(128 + self.received)

@@ -116,6 +116,10 @@ def opposite_view(elev, azim):
     return -elev, (azim + 180) % 360
 
 
+def _front_and_back(elev, azim):
+    return (elev, azim), opposite_view(elev, azim)
+
+
 def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=SPHERE_VIEW[0], azim=SPHERE_VIEW[1], legend=True):
     """3-D features normalised onto the unit sphere (static matplotlib views).
 
@@ -135,7 +139,7 @@ def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax
             ax.set_title(title, fontsize=10)
         return ax.figure
     fig = plt.figure(figsize=(11.5, 5.6), constrained_layout=True)
-    for k, (el, az) in enumerate(((elev, azim), opposite_view(elev, azim))):
+    for k, (el, az) in enumerate(_front_and_back(elev, azim)):
         view_ax = fig.add_subplot(1, 2, k + 1, projection="3d")
         _draw_sphere(view_ax, features, labels, weights, names, el, az)
         view_ax.set_title(SIDE_TITLES[k], fontsize=10)
@@ -190,8 +194,6 @@ def _draw_sphere(ax, features, labels, weights, names, elev, azim):
     ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
     ax.set_axis_off()
     ax.view_init(elev=elev, azim=azim)
-
-
 
 
 def sphere_figure(features, labels, weights=None, class_names=None, title=None):
@@ -264,7 +266,7 @@ def plot_comparison(results, class_names=None):
             axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
     else:
         fig = plt.figure(figsize=(5.2 * n, 10.0), constrained_layout=True)
-        views = (SPHERE_VIEW, opposite_view(*SPHERE_VIEW))
+        views = _front_and_back(*SPHERE_VIEW)
         for k, (name, (f, y, w, subtitle)) in enumerate(items):
             for row, (elev, azim) in enumerate(views):
                 ax = fig.add_subplot(2, n, row * n + k + 1, projection="3d")
