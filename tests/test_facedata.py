@@ -131,7 +131,7 @@ def test_resumed_stream_continues_where_the_run_left_it(faces_root, tmp_path):
 
 
 def test_missing_shards_error(tmp_path):
-    with pytest.raises(FaceDataError, match="no faces-\\*.tfrecord shards; run `python face/prepare.py` first"):
+    with pytest.raises(FaceDataError, match=r"not a prepared face data set \(no faces-\*.tfrecord shards.*python face/prepare.py"):
         make_dataset(str(tmp_path), 4)
 
 
