@@ -2,12 +2,14 @@
 
 __version__ = "0.1.0"
 
+from sphereface_tf import precise
 from sphereface_tf.callbacks import LambdaLogger
 from sphereface_tf.layers import VARIANTS, MirrorImages, SoftmaxHead, class_angles
 from sphereface_tf.margin import annealed_lambda, chebyshev_cos_multiple, psi
 
 __all__ = [
     "VARIANTS",
+    "precise",
     "LambdaLogger",
     "MirrorImages",
     "SoftmaxHead",

@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from sphereface_tf.margin import annealed_lambda, psi
+from sphereface_tf.precise import float32_matmul
 from sphereface_tf.stats import unit_rows
 
 VARIANTS = ("original", "modified", "angular")
@@ -190,7 +191,7 @@ class SoftmaxHead(keras.layers.Layer):
         compute_dtype = self.compute_dtype
         out_dtype = "float32" if compute_dtype in _HALF_DTYPES else compute_dtype
         x = ops.cast(features, compute_dtype)
-        raw = ops.cast(ops.matmul(x, ops.cast(self.kernel, compute_dtype)), out_dtype)
+        raw = ops.cast(float32_matmul(x, ops.cast(self.kernel, compute_dtype)), out_dtype)  # TF32-proof
         kernel = ops.cast(self.kernel, out_dtype)
         if self.variant == "original":
             return raw + ops.cast(self.bias, out_dtype)
