@@ -13,8 +13,12 @@ Ctrl-C or SIGTERM (a scheduler's pre-emption) checkpoints after the current step
 exits with status 130 / 143; a killed run (SIGKILL, power loss) loses at most the steps
 since its last checkpoint. Either way --resume continues to the same final step.
 
-Distribution uses TensorFlow's own strategies: MirroredStrategy over the local GPUs,
-MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster. --batch-size is global.
+Runs on the TensorFlow and the JAX backend (KERAS_BACKEND=jax: no TensorFlow needed
+with a decoded cache, `face/prepare.py --format cache`). --data is a folder written by
+face/prepare.py, TFRecords or cache. Several devices: TensorFlow's MirroredStrategy /
+MultiWorkerMirroredStrategy (TF_CONFIG), or on JAX keras.distribution.DataParallel over
+the local devices / every process's devices (KERAS_DISTRIBUTION_* variables; see
+docs/face.md). --batch-size is global.
 """
 
 import argparse
@@ -90,35 +94,25 @@ def load_config(argv=None):
     return args
 
 
-def pick_strategy(name):
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if name == "auto":
-        name = "multiworker" if os.environ.get("TF_CONFIG") else ("mirrored" if len(gpus) > 1 else "none")
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def main(argv=None):
     args = load_config(argv)
     import keras
-    import tensorflow as tf
 
     from sphereface_tf import LambdaLogger, SoftmaxHead
-    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep, checkpointed_step, optimizer_step
-    from sphereface_tf.distribute import enable_multiworker_fit
-    from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes
-    from sphereface_tf.io import write_json
+    from sphereface_tf.callbacks import (
+        CheckpointOnInterrupt, EpochTimer, StopAtStep, TensorBoardScalars, backup_and_restore, checkpointed_step,
+        optimizer_step,
+    )
+    from sphereface_tf.distribute import auto_precision, data_parallel, enable_multiworker_fit, local_accelerators
+    from sphereface_tf.facedata import FaceDataError, num_classes, training_input
+    from sphereface_tf.io import save_model, write_json
     from sphereface_tf.models import attach_head
     from sphereface_tf.spherenet import spherenet
 
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    precision = ("mixed_float16" if has_gpu else "float32") if args.precision == "auto" else args.precision
-    xla = has_gpu if args.xla == "auto" else args.xla == "true"
+    backend = keras.config.backend()
+    precision = auto_precision() if args.precision == "auto" else args.precision
+    # JAX always compiles with XLA; TensorFlow's XLA pays off on GPUs (on CPUs it is slower)
+    xla = (backend == "jax" or bool(local_accelerators())) if args.xla == "auto" else args.xla == "true"
     backup_dir = os.path.join(args.out, "backup")
     if os.path.isdir(backup_dir) and not args.resume:
         print(f"error: {args.out} holds an unfinished run; pass --resume to continue it or choose another --out",
@@ -129,17 +123,18 @@ def main(argv=None):
         return 2
     try:
         classes = num_classes(args.data)
-        strategy = pick_strategy(args.distribute)
-        start = checkpointed_step(backup_dir, args.checkpoint_every) if args.resume else 0
-        dataset = make_dataset(args.data, args.batch_size, training=True, seed=args.seed, shuffle_buffer=args.shuffle_buffer,
-                               deterministic=args.deterministic == "true", start_batch=start)
-    except (FaceDataError, FileNotFoundError) as err:
+        plan = data_parallel(args.distribute)
+        start = checkpointed_step(backup_dir) if args.resume else 0
+        stream, data_format = training_input(args.data, args.batch_size, seed=args.seed, start_batch=start,
+                                             deterministic=args.deterministic == "true",
+                                             shuffle_buffer=args.shuffle_buffer, shard=plan.shard)
+    except (FaceDataError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(precision)
-    with strategy.scope():
+    with plan.scope():
         backbone = spherenet(args.depth, args.embedding_dim)
         head_kwargs = dict(m=args.m, lambda_base=args.lambda_base, lambda_gamma=args.lambda_gamma,
                            lambda_power=args.lambda_power, lambda_min=args.lambda_min) if args.variant == "angular" else {}
@@ -150,33 +145,37 @@ def main(argv=None):
         optimizer = keras.optimizers.SGD(schedule, momentum=args.momentum, weight_decay=args.weight_decay)
         model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], jit_compile=xla)
-        enable_multiworker_fit(model)  # mends two Keras 3.15 bugs under MultiWorkerMirroredStrategy
+        enable_multiworker_fit(model)  # TensorFlow: mends two Keras 3.15 bugs under MultiWorkerMirroredStrategy
 
     os.makedirs(args.out, exist_ok=True)
-    settings = dict(vars(args), precision_used=precision, xla_used=xla, replicas=strategy.num_replicas_in_sync,
-                    num_classes=classes, parameters=int(backbone.count_params()))
+    settings = dict(vars(args), backend=backend, precision_used=precision, xla_used=xla, data_format=data_format,
+                    distribution=plan.name, replicas=plan.replicas, num_classes=classes,
+                    parameters=int(backbone.count_params()))
     write_json(os.path.join(args.out, "config.json"), settings)
-    print(f"SphereNet-{args.depth}, {classes} classes, {precision}, XLA {'on' if xla else 'off'}, "
-          f"{strategy.num_replicas_in_sync} replica(s), global batch {args.batch_size}"
-          + (f"; resuming at step {start}, data stream skipped ahead by as many batches" if args.resume else ""))
+    print(f"SphereNet-{args.depth}, {classes} classes, {backend}, {precision}, XLA {'on' if xla else 'off'}, "
+          f"{plan.replicas} replica(s), global batch {args.batch_size}, {data_format} input"
+          + (f"; resuming at step {start}, data stream started at batch {start}" if args.resume else ""))
 
     timer = EpochTimer(images_per_step=args.batch_size)
     callbacks = [
         timer, LambdaLogger(),
         StopAtStep(args.steps),  # a run resumed from a mid-interval checkpoint still ends at --steps
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True),
+        backup_and_restore(backup_dir),
         keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv"), append=True),
-        keras.callbacks.TensorBoard(os.path.join(args.out, "logs"), update_freq=args.log_every),
     ]
+    try:
+        callbacks.append(TensorBoardScalars(os.path.join(args.out, "logs"), update_freq=args.log_every))
+    except ImportError:
+        print("note: the tensorboard package is not installed; no TensorBoard logs (log.csv has the same figures)")
     if args.crash_after_steps:
         callbacks.append(after_steps(args.crash_after_steps, hard_kill))
     if args.interrupt_after_steps:
         callbacks.append(after_steps(args.interrupt_after_steps, send_sigterm))
     callbacks.append(CheckpointOnInterrupt(backup_dir))  # Ctrl-C / SIGTERM: checkpoint this step, exit
-    model.fit(dataset, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
+    model.fit(stream, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
               callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
-    model.save(os.path.join(args.out, "model.keras"))
-    backbone.save(os.path.join(args.out, "embedding.keras"))
+    save_model(model, os.path.join(args.out, "model.keras"))
+    save_model(backbone, os.path.join(args.out, "embedding.keras"))
     state = dict(steps=optimizer_step(model),
                  head_iterations=None if head.iterations is None else int(keras.ops.convert_to_numpy(head.iterations)),
                  final_lambda=head.current_lambda(), images_per_second=timer.images_per_second)

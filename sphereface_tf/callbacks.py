@@ -60,7 +60,7 @@ class EpochTimer(keras.callbacks.Callback):
         self._start = time.perf_counter()
         self._batches = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):  # not _end: Keras then keeps dispatching steps asynchronously
         self._batches += 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -76,22 +76,43 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 BACKUP_METADATA = "training_metadata.json"  # the file name keras.callbacks.BackupAndRestore uses
+BACKUP_WEIGHTS = "latest.weights.h5"  # ... and its weights file (with ".bkp" for the previous one)
 
 
-def checkpointed_step(backup_dir, steps_per_epoch):
-    """Training steps behind the checkpoint in `backup_dir` (0 when there is none).
+def checkpointed_step(backup_dir):
+    """The optimizer's step counter saved in the checkpoint in `backup_dir` (0 when there is none).
 
-    Reads the `training_metadata.json` that `keras.callbacks.BackupAndRestore`
-    (whole epochs, batch 0) and `CheckpointOnInterrupt` (mid-epoch) write, so a
-    resumed run can start its data stream where the checkpoint left it, before
-    `fit` restores the weights.
+    Read from the weights file that `keras.callbacks.BackupAndRestore` and
+    `CheckpointOnInterrupt` write (falling back to the previous one if it is
+    unreadable, as BackupAndRestore does), so a resumed run can start its data
+    stream where the checkpoint left it before `fit` restores the weights. The
+    step, not the epoch and batch of the metadata: a run resumed mid-epoch
+    restarts that epoch, which shifts later epochs against the step count.
     """
-    path = os.path.join(backup_dir, BACKUP_METADATA)
+    import h5py
+
+    path = os.path.join(backup_dir, BACKUP_WEIGHTS)
     if not os.path.exists(path):
         return 0
-    with open(path) as handle:
-        meta = json.load(handle)
-    return int(meta["epoch"]) * int(steps_per_epoch) + int(meta.get("batch") or 0)
+    errors = []
+    for candidate in (path, path + ".bkp"):
+        try:
+            with h5py.File(candidate, "r") as handle:
+                optimizer = handle["optimizer"]
+                if "inner_optimizer" in optimizer:  # LossScaleOptimizer (mixed_float16)
+                    optimizer = optimizer["inner_optimizer"]
+                return int(optimizer["vars"]["0"][()])  # the first optimizer variable is its iteration counter
+        except (OSError, KeyError) as err:
+            errors.append(f"{candidate}: {err}")
+    raise OSError(f"{backup_dir}: no readable checkpoint ({'; '.join(errors)}); start afresh in a new --out")
+
+
+def backup_and_restore(backup_dir):
+    """`keras.callbacks.BackupAndRestore` saving at epoch ends, keeping the previous checkpoint, async-safe."""
+    callback = keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True,
+                                                double_checkpoint=True)
+    callback.async_safe = True  # its batch hook does nothing with save_freq="epoch"
+    return callback
 
 
 def optimizer_step(model):
@@ -115,18 +136,19 @@ class StopAtStep(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         # Read the counter once, at the first batch: after any callback's on_train_begin
-        # (BackupAndRestore) has restored it. Then each batch is one step: no per-step device read.
+        # (BackupAndRestore) has restored it. Then each batch is one step: no per-step device
+        # read, and no batch-end hook (which would make Keras wait for every step under JAX).
         if self._remaining is None:
             self._remaining = self.steps - optimizer_step(self.model)
-
-    def on_train_batch_end(self, batch, logs=None):
         self._remaining -= 1
         if self._remaining <= 0:
-            self.model.stop_training = True
+            self.model.stop_training = True  # fit stops once this batch is done
 
 
 class CheckpointOnInterrupt(keras.callbacks.Callback):
     """On SIGINT or SIGTERM: finish the current step, checkpoint, and exit (status 128 + signal).
+
+    A signal during the last step lets the run finish normally instead.
 
     Writes the files of `keras.callbacks.BackupAndRestore(backup_dir)` (weights
     with the optimizer state and step counter, plus the epoch), so the same
@@ -157,17 +179,21 @@ class CheckpointOnInterrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):
+        # At the start of the next step, the previous one is complete: save it. (A batch-begin
+        # hook, unlike a batch-end one, lets Keras keep dispatching steps asynchronously.)
         if self.received is None:
             return
         from sphereface_tf.io import write_json
 
+        if hasattr(self.model, "jax_state_sync"):  # JAX: the variables lag behind the training state
+            self.model.jax_state_sync()
         os.makedirs(self.backup_dir, exist_ok=True)
-        weights = os.path.join(self.backup_dir, "latest.weights.h5")
+        weights = os.path.join(self.backup_dir, BACKUP_WEIGHTS)
         partial = os.path.join(self.backup_dir, ".partial.weights.h5")
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, weights)
-        write_json(os.path.join(self.backup_dir, BACKUP_METADATA), {"epoch": self._epoch, "batch": batch + 1})
+        write_json(os.path.join(self.backup_dir, BACKUP_METADATA), {"epoch": self._epoch, "batch": batch})
         print(f"checkpoint at step {optimizer_step(self.model)} in {self.backup_dir}; continue with --resume", flush=True)
         self._restore_handlers()
         raise SystemExit(128 + self.received)
@@ -179,3 +205,61 @@ class CheckpointOnInterrupt(keras.callbacks.Callback):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
+
+
+class TensorBoardScalars(keras.callbacks.Callback):
+    """Scalar logs for TensorBoard on any backend, without TensorFlow and without slowing `fit`.
+
+    Writes `log_dir/train/events.*` with `epoch_<name>` for every epoch log (loss,
+    accuracy, λ, learning rate, images/s) and `batch_<name>` every `update_freq`
+    steps, through TensorBoard's own event writer (the `tensorboard` package). It is
+    async-safe: Keras may call it from a worker thread, so steps are computed from
+    the batch index it is given and writes are serialised, and under JAX `fit`
+    never waits for a step to finish because of it.
+    """
+
+    async_safe = True
+
+    def __init__(self, log_dir, update_freq=100):
+        super().__init__()
+        import threading
+
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa: F401  (fail early)
+
+        self.log_dir, self.update_freq = log_dir, int(update_freq)
+        self._lock = threading.Lock()
+        self._writer = None
+
+    def _write(self, step, prefix, logs):
+        from tensorboard.compat.proto import event_pb2, summary_pb2
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        values = [summary_pb2.Summary.Value(tag=f"{prefix}_{name}", simple_value=float(value))
+                  for name, value in (logs or {}).items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+        if not values:
+            return
+        with self._lock:
+            if self._writer is None:
+                self._writer = EventFileWriter(os.path.join(self.log_dir, "train"))
+            self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
+                                                   summary=summary_pb2.Summary(value=values)))
+
+    def on_train_begin(self, logs=None):
+        self._epoch_start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # after every on_train_begin (BackupAndRestore's restore): resumed runs continue the step axis
+        self._epoch_start = optimizer_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.update_freq and (batch + 1) % self.update_freq == 0:
+            self._write(self._epoch_start + batch + 1, "batch", logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write(optimizer_step(self.model), "epoch", logs)
+
+    def on_train_end(self, logs=None):
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None

@@ -98,3 +98,19 @@ class progress_bar:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def save_model(model, path):
+    """`model.save(path)` (a `.keras` file) atomically: a crash leaves the old file or none, never half of one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    partial = os.path.join(directory, f".partial-{os.getpid()}-{os.path.basename(path)}")
+    try:
+        model.save(partial)
+        os.chmod(partial, 0o666 & ~_UMASK)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+    return path

@@ -35,6 +35,23 @@ def shards(tmp_path_factory):
     return str(root / "rec")
 
 
+@pytest.fixture(scope="module")
+def cache(shards):
+    images = os.path.join(os.path.dirname(shards), "images")
+    out = os.path.join(os.path.dirname(shards), "cache")
+    _run(["face/prepare.py", "--images", images, "--out", out, "--format", "cache"], env={"KERAS_BACKEND": "jax"})
+    assert json.load(open(os.path.join(out, "summary.json")))["images"] == 96
+    return out
+
+
+@pytest.fixture
+def data(request, shards, cache):
+    return {"tfrecords": shards, "cache": cache}[request.param]
+
+
+BACKEND_DATA = [("tensorflow", "tfrecords"), ("jax", "cache"), ("tensorflow", "cache")]
+
+
 def _train_args(shards, out, *extra):
     return ["face/train.py", "--data", shards, "--out", str(out), "--depth", "4", "--batch-size", "16",
             "--learning-rate", "0.01", "--lr-boundaries", "1000", "2000", *extra]
@@ -73,16 +90,18 @@ def _final_weights(run_dir):
     return keras.models.load_model(run_dir / "model.keras").get_weights()
 
 
-def test_kill_and_resume_matches_uninterrupted_run(shards, tmp_path):
+@pytest.mark.parametrize("backend, data", BACKEND_DATA[:2], indirect=["data"])
+def test_kill_and_resume_matches_uninterrupted_run(data, backend, tmp_path):
     # 96 images, batch 16: 6 batches an epoch, so the resumed steps 5-6 need the data stream skipped ahead
+    env = {"KERAS_BACKEND": backend}
     common = ["--steps", "6", "--checkpoint-every", "2", "--lambda-gamma", "1", "--deterministic", "true"]
-    _run(_train_args(shards, tmp_path / "straight", *common))
-    interrupted = _train_args(shards, tmp_path / "killed", *common)
-    _run([*interrupted, "--crash-after-steps", "5"], expect=9)  # dies after step 5, checkpoint at 4
+    _run(_train_args(data, tmp_path / "straight", *common), env=env)
+    interrupted = _train_args(data, tmp_path / "killed", *common)
+    _run([*interrupted, "--crash-after-steps", "5"], expect=9, env=env)  # dies after step 5, checkpoint at 4
     assert not os.path.exists(tmp_path / "killed" / "final.json")
-    proc = _run(interrupted, expect=2)  # refuses to overwrite an unfinished run
+    proc = _run(interrupted, expect=2, env=env)  # refuses to overwrite an unfinished run
     assert "pass --resume" in proc.stderr
-    _run([*interrupted, "--resume"])
+    _run([*interrupted, "--resume"], env=env)
     straight = json.load(open(tmp_path / "straight" / "final.json"))
     resumed = json.load(open(tmp_path / "killed" / "final.json"))
     assert resumed["steps"] == straight["steps"] == 6
@@ -90,19 +109,22 @@ def test_kill_and_resume_matches_uninterrupted_run(shards, tmp_path):
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "killed" / "log.csv"))]
     assert epochs == [0, 1, 2]  # no checkpoint interval lost or repeated
     assert not os.path.exists(tmp_path / "killed" / "backup")  # cleaned up once finished
+    assert json.load(open(tmp_path / "killed" / "config.json"))["backend"] == backend
     # same data position, optimizer state and λ: the resumed run ends with the straight run's weights
     for ours, theirs in zip(_final_weights(tmp_path / "killed"), _final_weights(tmp_path / "straight")):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
-def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_run(shards, tmp_path):
+@pytest.mark.parametrize("backend, data", BACKEND_DATA, indirect=["data"])
+def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_run(data, backend, tmp_path):
+    env = {"KERAS_BACKEND": backend}
     common = ["--steps", "6", "--checkpoint-every", "3", "--lambda-gamma", "1", "--deterministic", "true"]
-    _run(_train_args(shards, tmp_path / "straight", *common))
-    args = _train_args(shards, tmp_path / "stopped", *common)
-    proc = _run([*args, "--interrupt-after-steps", "4"], expect=128 + 15)  # SIGTERM after step 4, mid-interval
+    _run(_train_args(data, tmp_path / "straight", *common), env=env)
+    args = _train_args(data, tmp_path / "stopped", *common)
+    proc = _run([*args, "--interrupt-after-steps", "4"], expect=128 + 15, env=env)  # SIGTERM after step 4, mid-interval
     assert "checkpoint at step 4" in proc.stdout
     assert json.load(open(tmp_path / "stopped" / "backup" / "training_metadata.json")) == {"epoch": 1, "batch": 1}
-    _run([*args, "--resume"])
+    _run([*args, "--resume"], env=env)
     straight = json.load(open(tmp_path / "straight" / "final.json"))
     resumed = json.load(open(tmp_path / "stopped" / "final.json"))
     assert resumed["steps"] == straight["steps"] == 6  # not 4 + a whole interval of 3
@@ -111,6 +133,53 @@ def test_sigterm_checkpoints_the_current_step_and_resume_ends_like_a_straight_ru
     # the data stream resumed mid-interval at step 4 (epoch 1, batch 1), not at the interval's start
     for ours, theirs in zip(_final_weights(tmp_path / "stopped"), _final_weights(tmp_path / "straight")):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_two_interruptions_resume_at_the_true_step_after_a_shifted_epoch(cache, tmp_path):
+    # SIGTERM after step 4 (mid-interval of 3): the resumed run restarts epoch 1, so its next checkpoint
+    # is at step 7 (not 6) while its metadata says "epoch 2, batch 0"; killed at step 8, the second resume
+    # must start the data at batch 7, read from the checkpoint's optimizer step.
+    env = {"KERAS_BACKEND": "jax"}
+    common = ["--steps", "9", "--checkpoint-every", "3", "--lambda-gamma", "1"]
+    _run(_train_args(cache, tmp_path / "straight", *common), env=env)
+    args = _train_args(cache, tmp_path / "twice", *common)
+    _run([*args, "--interrupt-after-steps", "4"], expect=128 + 15, env=env)
+    _run([*args, "--resume", "--crash-after-steps", "4"], expect=9, env=env)  # steps 5-8, checkpoint at 7
+    proc = _run([*args, "--resume"], env=env)
+    assert "resuming at step 7" in proc.stdout
+    assert json.load(open(tmp_path / "twice" / "final.json"))["steps"] == 9
+    for ours, theirs in zip(_final_weights(tmp_path / "twice"), _final_weights(tmp_path / "straight")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+BLOCK_TENSORFLOW = """
+import runpy, sys
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+sys.meta_path.insert(0, NoTensorFlow())
+sys.argv = ["face/train.py", *sys.argv[1:]]
+try:
+    runpy.run_path("face/train.py", run_name="__main__")
+finally:
+    print("TENSORFLOW_IMPORTED", "tensorflow" in sys.modules)
+"""
+
+
+def test_jax_trains_from_the_cache_without_tensorflow(cache, shards, tmp_path):
+    env = {"KERAS_BACKEND": "jax"}
+    proc = _run(["-c", BLOCK_TENSORFLOW, *_train_args(cache, tmp_path / "run", "--steps", "4", "--checkpoint-every", "2")],
+                env=env)
+    assert "TENSORFLOW_IMPORTED False" in proc.stdout
+    final = json.load(open(tmp_path / "run" / "final.json"))
+    assert final["steps"] == 4 and len(final["images_per_second"]) == 2
+    assert os.listdir(tmp_path / "run" / "logs" / "train")  # TensorBoard scalars, written without TensorFlow
+    # TFRecords need TensorFlow: a clear error, not a traceback
+    proc = _run(["-c", BLOCK_TENSORFLOW, *_train_args(shards, tmp_path / "tf", "--steps", "2", "--checkpoint-every", "2")],
+                expect=2, env=env)
+    assert "TFRecords are read with TensorFlow, which is not installed" in proc.stderr
+    assert "--format cache" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_mirrored_two_cpus_first_step_loss_equals_one_device(shards):
