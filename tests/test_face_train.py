@@ -159,9 +159,9 @@ class NoTensorFlow:
         if name == "tensorflow" or name.startswith("tensorflow."):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
 sys.meta_path.insert(0, NoTensorFlow())
-sys.argv = ["face/train.py", *sys.argv[1:]]
+sys.argv = sys.argv[1:]  # face/train.py and its flags
 try:
-    runpy.run_path("face/train.py", run_name="__main__")
+    runpy.run_path(sys.argv[0], run_name="__main__")
 finally:
     print("TENSORFLOW_IMPORTED", "tensorflow" in sys.modules)
 """
