@@ -98,11 +98,8 @@ def main(argv=None):
     args = load_config(argv)
     import keras
 
-    from sphereface_tf import LambdaLogger, SoftmaxHead
-    from sphereface_tf.callbacks import (
-        CheckpointOnInterrupt, EpochTimer, StopAtStep, TensorBoardScalars, backup_and_restore, checkpointed_step,
-        optimizer_step,
-    )
+    from sphereface_tf import SoftmaxHead
+    from sphereface_tf.callbacks import checkpointed_step, optimizer_step
     from sphereface_tf.distribute import auto_precision, data_parallel, enable_multiworker_fit, local_accelerators
     from sphereface_tf.facedata import FaceDataError, num_classes, training_input
     from sphereface_tf.io import save_model, write_json
@@ -156,6 +153,27 @@ def main(argv=None):
           f"{plan.replicas} replica(s), global batch {args.batch_size}, {data_format} input"
           + (f"; resuming at step {start}, data stream started at batch {start}" if args.resume else ""))
 
+    callbacks, timer = training_callbacks(args, backup_dir)
+    model.fit(stream, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
+              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
+    save_model(model, os.path.join(args.out, "model.keras"))
+    save_model(backbone, os.path.join(args.out, "embedding.keras"))
+    state = dict(steps=optimizer_step(model),
+                 head_iterations=None if head.iterations is None else int(keras.ops.convert_to_numpy(head.iterations)),
+                 final_lambda=head.current_lambda(), images_per_second=timer.images_per_second)
+    write_json(os.path.join(args.out, "final.json"), state)
+    print(json.dumps(state))
+    return 0
+
+
+def training_callbacks(args, backup_dir):
+    """The callbacks of a run, and its EpochTimer. None has a batch-end hook (the test hooks aside):
+    under JAX, Keras then dispatches step after step without waiting for each to finish."""
+    import keras
+
+    from sphereface_tf import LambdaLogger
+    from sphereface_tf.callbacks import CheckpointOnInterrupt, EpochTimer, StopAtStep, TensorBoardScalars, backup_and_restore
+
     timer = EpochTimer(images_per_step=args.batch_size)
     callbacks = [
         timer, LambdaLogger(),
@@ -172,16 +190,7 @@ def main(argv=None):
     if args.interrupt_after_steps:
         callbacks.append(after_steps(args.interrupt_after_steps, send_sigterm))
     callbacks.append(CheckpointOnInterrupt(backup_dir))  # Ctrl-C / SIGTERM: checkpoint this step, exit
-    model.fit(stream, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
-              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
-    save_model(model, os.path.join(args.out, "model.keras"))
-    save_model(backbone, os.path.join(args.out, "embedding.keras"))
-    state = dict(steps=optimizer_step(model),
-                 head_iterations=None if head.iterations is None else int(keras.ops.convert_to_numpy(head.iterations)),
-                 final_lambda=head.current_lambda(), images_per_second=timer.images_per_second)
-    write_json(os.path.join(args.out, "final.json"), state)
-    print(json.dumps(state))
-    return 0
+    return callbacks, timer
 
 
 def after_steps(steps, action):

@@ -1,6 +1,5 @@
 """Keras callbacks around `SoftmaxHead` and long training runs."""
 
-import json
 import os
 import signal
 import time

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from sphereface_tf import SoftmaxHead, precise
-from tests.conftest import backend, loss_and_grads
+from tests.conftest import backend
 from tests.reference import head_ref
 
 pytestmark = pytest.mark.core

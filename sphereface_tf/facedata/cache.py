@@ -66,7 +66,7 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
     workers = workers or os.cpu_count() or 1
     chunks = [range(start, min(start + 256, total)) for start in range(0, total, 256)]
 
-    def decode_chunk(chunk):  # each thread writes its own rows; the skip list is per chunk
+    def decode_chunk(chunk, images=images):  # each thread writes its own rows; the skip list is per chunk
         lost = []
         sub = _Subset(faces, chunk)
         for local, image, _ in iter_faces(sub, landmarks, lost):
