@@ -152,6 +152,19 @@ def test_two_interruptions_resume_at_the_true_step_after_a_shifted_epoch(cache, 
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
+def test_jax_data_parallel_over_two_devices_matches_one_device(cache, tmp_path):
+    # two XLA host devices stand in for two GPUs: keras.distribution.DataParallel splits each global batch
+    common = ["--steps", "4", "--checkpoint-every", "2"]
+    _run(_train_args(cache, tmp_path / "one", *common), env={"KERAS_BACKEND": "jax"})
+    _run(_train_args(cache, tmp_path / "two", *common, "--distribute", "mirrored"),
+         env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    config = json.load(open(tmp_path / "two" / "config.json"))
+    assert config["replicas"] == 2 and config["distribution"] == "mirrored"
+    assert json.load(open(tmp_path / "two" / "final.json"))["steps"] == 4
+    for ours, theirs in zip(_final_weights(tmp_path / "two"), _final_weights(tmp_path / "one")):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
 BLOCK_TENSORFLOW = """
 import runpy, sys
 class NoTensorFlow:
