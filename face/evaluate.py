@@ -18,6 +18,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+from sphereface_tf import cli  # noqa: E402
 
 
 def main(argv=None):
@@ -27,38 +30,34 @@ def main(argv=None):
     parser.add_argument("--images", required=True, help="image root in LFW's Name/Name_0001.jpg layout")
     parser.add_argument("--landmarks", help="5-point landmarks (path then 10 numbers) to align with")
     parser.add_argument("--out", required=True, help="output folder for the report and figures")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=cli.positive_int, default=64)
     args = parser.parse_args(argv)
 
     import numpy as np
 
-    from sphereface_tf.align import LandmarkError, read_landmarks
+    from sphereface_tf.align import read_landmarks
     from sphereface_tf.embed import compare, embed, load_embedding_model
-    from sphereface_tf.facedata import FaceDataError, load_faces
-    from sphereface_tf.io import save_figure, write_json
+    from sphereface_tf.errors import InputError, check_keras_file, check_output_dir
+    from sphereface_tf.facedata import FACE_SHAPE, load_faces
+    from sphereface_tf.io import fault_point, save_figure, write_json
     from sphereface_tf.plotting import plot_pair_grid, plot_roc, plot_score_histogram
-    from sphereface_tf.verification import PairsError, kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
+    from sphereface_tf.verification import kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
 
-    try:
-        pairs = read_pairs(args.pairs)
-        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
-    except (PairsError, LandmarkError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(args.out)
+    check_keras_file(args.model)  # before minutes of image reading
+    pairs = read_pairs(args.pairs)
+    landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+    if not os.path.isdir(args.images):
+        raise InputError(f"--images {args.images}: image folder not found")
     files = sorted({p.first for p in pairs} | {p.second for p in pairs})
     missing = [f for f in files if not os.path.isfile(os.path.join(args.images, f))]
     if missing:
-        print(f"error: {len(missing)} image(s) named in {args.pairs} are missing under {args.images}, "
-              f"e.g. {missing[0]}", file=sys.stderr)
-        return 2
+        raise InputError(f"--images {args.images}: {len(missing)} image(s) named in {args.pairs} are missing, "
+                         f"e.g. {missing[0]}; check --images points at the root of the Name/Name_0001.jpg folders")
     started = time.perf_counter()
-    try:
-        images, resized = load_faces([os.path.join(args.images, f) for f in files], files, landmarks,
-                                     where=f" in {args.landmarks} (images named in {args.pairs})")
-    except FaceDataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    model = load_embedding_model(args.model)
+    images, resized = load_faces([os.path.join(args.images, f) for f in files], files, landmarks,
+                                 where=f" in {args.landmarks} (images named in {args.pairs})")
+    model = load_embedding_model(args.model, image_shape=FACE_SHAPE)
     features = dict(zip(files, embed(model, images, batch_size=args.batch_size)))
     pixels = dict(zip(files, images))
     scores = np.array([compare(features[p.first], features[p.second]) for p in pairs])
@@ -84,6 +83,7 @@ def main(argv=None):
     )
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "report.json"), report)
+    fault_point("evaluate")
     save_figure(plot_roc(fpr, tpr, auc), os.path.join(args.out, "roc.png"))
     save_figure(plot_score_histogram(scores, same, result["thresholds"]), os.path.join(args.out, "scores.png"))
     threshold = float(np.median(result["thresholds"]))
@@ -101,4 +101,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

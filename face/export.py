@@ -18,6 +18,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+from sphereface_tf import cli  # noqa: E402
 
 
 def main(argv=None):
@@ -26,21 +29,18 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder (must not hold an earlier export)")
     parser.add_argument("--no-flip", action="store_true", help="FC1 of the image alone, without the mirror image")
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.model):
-        print(f"error: {args.model}: model file not found", file=sys.stderr)
-        return 2
-
     from sphereface_tf.embed import load_embedding_model
+    from sphereface_tf.errors import InputError, check_output_dir
     from sphereface_tf.export import export_embedding
 
-    try:
-        keras_path, saved_model = export_embedding(load_embedding_model(args.model), args.out, flip=not args.no_flip)
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(args.out)
+    if os.path.isdir(args.out) and os.listdir(args.out):
+        raise InputError(f"--out {args.out}: holds files already (an earlier export?); exports are never overwritten, "
+                         "choose a new folder")
+    keras_path, saved_model = export_embedding(load_embedding_model(args.model), args.out, flip=not args.no_flip)
     print(f"wrote {keras_path}\n      {saved_model}  (signature 'serving_default': uint8 'images' (N, 112, 96, 3) → 'output_0')")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

@@ -22,6 +22,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+
+from sphereface_tf import cli  # noqa: E402
+from sphereface_tf.cli import positive_int  # noqa: E402
 
 
 def main(argv=None):
@@ -30,26 +35,22 @@ def main(argv=None):
     parser.add_argument("--list", help="list file of 'relative/path label' lines (default: scan identity folders)")
     parser.add_argument("--landmarks", help="5-point landmark list to align with (path then 10 numbers per line)")
     parser.add_argument("--out", required=True, help="output folder for the shards, labels.json and summary.json")
-    parser.add_argument("--shards", type=int, default=64, help="number of TFRecord shards (default 64)")
-    parser.add_argument("--min-images", type=int, default=1, help="drop identities with fewer images (default 1: keep all)")
+    parser.add_argument("--shards", type=positive_int, default=64, help="number of TFRecord shards (default 64)")
+    parser.add_argument("--min-images", type=positive_int, default=1, help="drop identities with fewer images (default 1: keep all)")
     parser.add_argument("--format", choices=["jpeg", "png", "cache"], default="jpeg",
                         help="jpeg/png: TFRecord shards with that encoding; cache: decoded faces (default jpeg)")
-    parser.add_argument("--workers", type=int, help="decoding threads for --format cache (default: the CPU count)")
+    parser.add_argument("--workers", type=positive_int, help="decoding threads for --format cache (default: the CPU count)")
     args = parser.parse_args(argv)
 
-    from sphereface_tf.align import LandmarkError, read_landmarks
-    from sphereface_tf.facedata import (
-        FaceDataError, drop_small_identities, read_list_file, scan_identity_folders, write_cache, write_tfrecords,
-    )
+    from sphereface_tf.align import read_landmarks
+    from sphereface_tf.errors import check_output_dir
+    from sphereface_tf.facedata import drop_small_identities, read_list_file, scan_identity_folders, write_cache, write_tfrecords
 
-    try:
-        faces = read_list_file(args.list, args.images) if args.list else scan_identity_folders(args.images)
-        if args.min_images > 1:
-            faces = drop_small_identities(faces, args.min_images)
-        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
-    except (FaceDataError, LandmarkError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(args.out)
+    faces = read_list_file(args.list, args.images) if args.list else scan_identity_folders(args.images)
+    if args.min_images > 1:
+        faces = drop_small_identities(faces, args.min_images)
+    landmarks = read_landmarks(args.landmarks) if args.landmarks else None
     print(f"{len(faces)} images of {len(faces.names)} identities → {args.out}")
     if args.format == "cache":
         summary = write_cache(faces, args.out, landmarks=landmarks, workers=args.workers)
@@ -61,4 +62,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

@@ -16,6 +16,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+from sphereface_tf import cli  # noqa: E402
 
 
 def thumbnails(images, width):
@@ -33,33 +36,33 @@ def main(argv=None):
     parser.add_argument("--images", required=True, help="image folder of identity sub-folders")
     parser.add_argument("--out", required=True, help="log folder to write the projector files into")
     parser.add_argument("--landmarks", help="5-point landmarks (path then 10 numbers) to align with")
-    parser.add_argument("--per-identity", type=int, default=None, help="at most N images of each identity")
-    parser.add_argument("--thumbnail-width", type=int, default=48, help="sprite thumbnail width in pixels (default 48: 56×48)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--per-identity", type=cli.positive_int, default=None, help="at most N images of each identity")
+    parser.add_argument("--thumbnail-width", type=cli.positive_int, default=48,
+                        help="sprite thumbnail width in pixels (default 48: 56×48)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=64)
     args = parser.parse_args(argv)
 
-    from sphereface_tf.align import LandmarkError, read_landmarks
+    from sphereface_tf.align import read_landmarks
     from sphereface_tf.embed import embed, load_embedding_model, load_folder
-    from sphereface_tf.facedata import FaceDataError
+    from sphereface_tf.errors import check_keras_file, check_output_dir
+    from sphereface_tf.facedata import FACE_SHAPE
     from sphereface_tf.projector import write_projector
 
-    try:
-        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
-        images, faces = load_folder(args.images, landmarks, args.per_identity)
-        model = load_embedding_model(args.model)
-        features = embed(model, images, batch_size=args.batch_size)
-        config = write_projector(
-            args.out, features,
-            {"identity": [faces.names[label] for label in faces.labels], "image": faces.keys},
-            images=thumbnails(images, args.thumbnail_width),
-        )
-    except (FaceDataError, LandmarkError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(args.out)
+    check_keras_file(args.model)
+    landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+    images, faces = load_folder(args.images, landmarks, args.per_identity)
+    model = load_embedding_model(args.model, image_shape=FACE_SHAPE)
+    features = embed(model, images, batch_size=args.batch_size)
+    config = write_projector(
+        args.out, features,
+        {"identity": [faces.names[label] for label in faces.labels], "image": faces.keys},
+        images=thumbnails(images, args.thumbnail_width),
+    )
     print(f"{len(features)} faces of {len(set(faces.labels.tolist()))} identities → {config}\n"
           f"  tensorboard --logdir {args.out}   (Projector tab; colour by 'identity')")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

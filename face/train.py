@@ -30,6 +30,9 @@ import tomllib
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+from sphereface_tf import cli  # noqa: E402
 
 DEFAULTS = dict(
     data="data/casia-webface-tfrecords", out="runs/sphereface20-casia", depth=20, embedding_dim=512,
@@ -49,23 +52,54 @@ def _flag(key):
     return "--" + key.replace("_", "-")
 
 
+def check_config_value(key, value, where):
+    """The value of config key `key` as the flag would take it; ConfigError if it has the wrong type or choice."""
+    from sphereface_tf.errors import ConfigError
+
+    default = DEFAULTS[key]
+    if key in CHOICES:
+        text = str(value).lower()
+        if isinstance(value, (str, bool)) and text in CHOICES[key]:
+            return text
+        expected = f"one of {', '.join(map(repr, CHOICES[key]))}"
+    elif isinstance(default, list):
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        expected = "a list of whole numbers, e.g. [16000, 24000]"
+    elif isinstance(default, bool) or isinstance(default, str):
+        if isinstance(value, type(default)):
+            return value
+        expected = f"a {type(default).__name__}"
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        expected = "a whole number"
+    else:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        expected = "a number"
+    raise ConfigError(f"{where}: {key} = {value!r}: expected {expected}")
+
+
 def load_config(argv=None):
+    from sphereface_tf.errors import ConfigError
+
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config")
     known, _ = pre.parse_known_args(argv)
     config = dict(DEFAULTS)
     if known.config:
+        if not os.path.isfile(known.config):
+            raise ConfigError(f"--config {known.config}: config file not found")
         try:
             with open(known.config, "rb") as handle:
                 loaded = tomllib.load(handle)
-        except FileNotFoundError:
-            sys.exit(f"error: config file {known.config} not found")
-        except tomllib.TOMLDecodeError as err:
-            sys.exit(f"error: {known.config}: {err}")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"--config {known.config}: not valid TOML ({err}); see face/configs/ for an example") from err
         unknown = sorted(set(loaded) - set(DEFAULTS))
         if unknown:
-            sys.exit(f"error: {known.config}: unknown keys {unknown}; known keys: {sorted(DEFAULTS)}")
-        config.update(loaded)
+            raise ConfigError(f"--config {known.config}: unknown keys {unknown}; known keys: {sorted(DEFAULTS)}")
+        config.update({key: check_config_value(key, value, f"--config {known.config}") for key, value in loaded.items()})
     parser = argparse.ArgumentParser(
         prog="face/train.py", description=__doc__.split("\n\n")[0],
         epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -86,9 +120,17 @@ def load_config(argv=None):
             kwargs["type"] = type(default)
         parser.add_argument(_flag(key), dest=key, **kwargs)
     args = parser.parse_args(argv)
-    for key in ("batch_size", "steps", "checkpoint_every", "log_every", "m"):
+    for key in ("batch_size", "steps", "checkpoint_every", "log_every", "m", "embedding_dim"):
         if getattr(args, key) < 1:
             parser.error(f"{_flag(key)} must be >= 1")
+    for key in ("learning_rate", "lr_decay"):
+        if not getattr(args, key) > 0:
+            parser.error(f"{_flag(key)} must be > 0")
+    for key in ("weight_decay", "lambda_base", "lambda_gamma", "lambda_power", "lambda_min", "momentum"):
+        if not 0 <= getattr(args, key) < float("inf"):
+            parser.error(f"{_flag(key)} must be a finite number >= 0")
+    if args.depth not in (4, 10, 20, 36, 64):
+        parser.error(f"--depth must be one of 4, 10, 20, 36, 64 (SphereNet-N of the paper), got {args.depth}")
     if args.steps % args.checkpoint_every:
         parser.error(f"--steps ({args.steps}) must be a multiple of --checkpoint-every ({args.checkpoint_every})")
     return args
@@ -101,6 +143,7 @@ def main(argv=None):
     from sphereface_tf import SoftmaxHead
     from sphereface_tf.callbacks import checkpointed_step, optimizer_step
     from sphereface_tf.distribute import auto_precision, data_parallel, enable_multiworker_fit, local_accelerators
+    from sphereface_tf.errors import InputError, check_output_dir
     from sphereface_tf.facedata import FaceDataError, num_classes, training_input
     from sphereface_tf.io import save_model, write_json
     from sphereface_tf.models import attach_head
@@ -111,23 +154,17 @@ def main(argv=None):
     # JAX always compiles with XLA; TensorFlow's XLA pays off on GPUs (on CPUs it is slower)
     xla = (backend == "jax" or bool(local_accelerators())) if args.xla == "auto" else args.xla == "true"
     backup_dir = os.path.join(args.out, "backup")
+    check_output_dir(args.out)
     if os.path.isdir(backup_dir) and not args.resume:
-        print(f"error: {args.out} holds an unfinished run; pass --resume to continue it or choose another --out",
-              file=sys.stderr)
-        return 2
+        raise InputError(f"--out {args.out} holds an unfinished run; pass --resume to continue it or choose another --out")
     if args.resume and not os.path.isdir(backup_dir):
-        print(f"error: --resume: no checkpoint in {backup_dir}", file=sys.stderr)
-        return 2
-    try:
-        classes = num_classes(args.data)
-        plan = data_parallel(args.distribute)
-        start = checkpointed_step(backup_dir) if args.resume else 0
-        stream, data_format = training_input(args.data, args.batch_size, seed=args.seed, start_batch=start,
-                                             deterministic=args.deterministic == "true",
-                                             shuffle_buffer=args.shuffle_buffer, shard=plan.shard)
-    except (FaceDataError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise InputError(f"--resume: no checkpoint in {backup_dir}; start without --resume")
+    classes = num_classes(args.data)
+    plan = data_parallel(args.distribute)
+    start = checkpointed_step(backup_dir) if args.resume else 0
+    stream, data_format = training_input(args.data, args.batch_size, seed=args.seed, start_batch=start,
+                                         deterministic=args.deterministic == "true",
+                                         shuffle_buffer=args.shuffle_buffer, shard=plan.shard)
 
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(precision)
@@ -154,8 +191,15 @@ def main(argv=None):
           + (f"; resuming at step {start}, data stream started at batch {start}" if args.resume else ""))
 
     callbacks, timer = training_callbacks(args, backup_dir)
-    model.fit(stream, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
-              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
+    try:
+        model.fit(stream, epochs=args.steps // args.checkpoint_every, steps_per_epoch=args.checkpoint_every,
+                  callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2, shuffle=False)
+    except Exception as err:
+        if type(err).__name__ != "DataLossError":  # tf.data met a damaged TFRecord mid-run
+            raise
+        first = str(err).strip().splitlines()[0]
+        raise FaceDataError(f"--data {args.data}: damaged TFRecord data ({first[:200]}); the checkpoint is kept: run "
+                            "face/prepare.py again, then continue with --resume") from err
     save_model(model, os.path.join(args.out, "model.keras"))
     save_model(backbone, os.path.join(args.out, "embedding.keras"))
     state = dict(steps=optimizer_step(model),
@@ -222,4 +266,4 @@ def send_sigterm():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

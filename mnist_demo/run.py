@@ -32,6 +32,9 @@ import warnings
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # drop TensorFlow's native start-up lines (see sphereface_tf/_native_log.py)
+
+from sphereface_tf import cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -185,24 +188,22 @@ def comparison_table(results, dataset_source):
 
 def main(argv=None):
     args = parse_args(argv)
-    from sphereface_tf.datasets import DataError, load_digits
+    from sphereface_tf.datasets import load_digits
+    from sphereface_tf.errors import check_output_dir
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = load_digits(args.dataset, args.data, seed=args.seed)
-        for w in caught:
-            print(f"warning: {w.message}", file=sys.stderr)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    check_output_dir(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_digits(args.dataset, args.data, seed=args.seed)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
 
     import keras
     import numpy as np
     import tensorflow as tf
 
     import sphereface_tf
-    from sphereface_tf.io import atomic_write, save_figure, write_json
+    from sphereface_tf.io import atomic_write, fault_point, save_figure, write_json
     from sphereface_tf.plotting import plot_angle_histograms, plot_comparison, plot_history
 
     tf.config.experimental.enable_op_determinism()
@@ -221,6 +222,7 @@ def main(argv=None):
         results, drawings = {}, {}
         for variant in variants:
             results[variant], drawings[variant] = train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels)
+            fault_point("demo")
         save_figure(plot_history({v: r["history"] for v, r in results.items()}), os.path.join(run_dir, "curves.png"))
         save_figure(plot_angle_histograms({v: r["angles"]["histogram"] for v, r in results.items()}), os.path.join(run_dir, "angles.png"))
         if len(variants) > 1:
@@ -251,8 +253,15 @@ def main(argv=None):
         for variant in variants:
             target = os.path.join(final_dir, variant, "sphere.html" if args.dim == 3 else "features.png")
             webbrowser.open("file://" + target)
+    print(f"\nResults ({data.source.split(':')[0]}, {len(data.y_test)} test images, {args.dim}-D features):")
+    for variant, r in results.items():
+        o = r["angles"]["overall"]
+        print(f"  {variant:8s} test accuracy {r['test_accuracy']:.4f}, mean intra-class angle {o['mean_intra']:.1f}°, "
+              f"mean inter-class angle {o['mean_inter']:.1f}°")
+    picture = "comparison.png" if len(variants) > 1 else os.path.join(variants[0], "features.png")
+    print(f"  picture: {os.path.join(final_dir, picture)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.main(main))

@@ -2,6 +2,8 @@
 
 __version__ = "0.1.0"
 
+import sphereface_tf._native_log  # noqa: E402,F401  (before Keras: filters TensorFlow's start-up lines for our scripts)
+
 from sphereface_tf import precise
 from sphereface_tf.callbacks import LambdaLogger
 from sphereface_tf.layers import VARIANTS, MirrorImages, SoftmaxHead, class_angles

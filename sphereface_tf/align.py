@@ -7,6 +7,8 @@ CASIA-WebFace / LFW landmark lists (`path x1 y1 x2 y2 … x5 y5` per line).
 
 import numpy as np
 
+from sphereface_tf.errors import InputError
+
 # The official SphereFace crop template (matlab/preprocess code), for a 96 wide × 112 high crop.
 TEMPLATE_96x112 = np.array(
     [[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366], [33.5493, 92.3655], [62.7299, 92.2041]],
@@ -15,7 +17,7 @@ TEMPLATE_96x112 = np.array(
 CROP_SIZE = (96, 112)  # width, height
 
 
-class LandmarkError(ValueError):
+class LandmarkError(InputError):
     """A landmark file or line is malformed; the message names the file and line."""
 
 

@@ -103,7 +103,9 @@ def checkpointed_step(backup_dir):
                 return int(optimizer["vars"]["0"][()])  # the first optimizer variable is its iteration counter
         except (OSError, KeyError) as err:
             errors.append(f"{candidate}: {err}")
-    raise OSError(f"{backup_dir}: no readable checkpoint ({'; '.join(errors)}); start afresh in a new --out")
+    from sphereface_tf.errors import InputError
+
+    raise InputError(f"{backup_dir}: no readable checkpoint ({'; '.join(errors)}); start afresh in a new --out")
 
 
 def backup_and_restore(backup_dir):

@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from sphereface_tf.errors import InputError
+
 DATASETS = ("mnist", "fashion_mnist")
 CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
@@ -27,7 +29,7 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A data file or folder is missing or malformed; the message says which and why."""
 
 
@@ -95,7 +97,28 @@ def load_idx_folder(folder, class_names=None):
 
 
 # --------------------------------------------------------------------- npz
+def _npz_problem(path):
+    """What is wrong with a file given as a .npz, judged from its first bytes (None: looks like one)."""
+    import zipfile
+
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "a single .npy array, not a .npz archive of x_train, y_train, x_test, y_test (save them with np.savez)"
+    if not head.startswith(b"PK"):
+        return "not a .npz file (a .npz is a zip archive; this file is something else)"
+    if not zipfile.is_zipfile(path):
+        return "a truncated or damaged .npz (zip) archive; download or save it again"
+    return None
+
+
 def load_npz(path, class_names=None):
+    if os.path.isfile(path):
+        problem = _npz_problem(path)
+        if problem:
+            raise DataError(f"{path}: {problem}")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in IDX_FILES if key not in data.files]
@@ -109,8 +132,13 @@ def load_npz(path, class_names=None):
         raise DataError(f"{path}: file not found") from None
     except DataError:
         raise
-    except Exception as err:  # zipfile.BadZipFile, ValueError (pickled arrays), OSError
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise DataError(f"{path}: holds object (pickled) arrays, which are not loaded for safety; save plain "
+                            "numeric arrays with np.savez(x_train=…, y_train=…, x_test=…, y_test=…)") from None
         raise DataError(f"{path}: not a readable .npz file ({err})") from None
+    except Exception as err:  # zipfile.BadZipFile, a damaged member, OSError
+        raise DataError(f"{path}: a damaged .npz file ({type(err).__name__}: {err}); download or save it again") from None
     return _validated(arrays, f"npz file {path}", class_names, where=path)
 
 

@@ -26,11 +26,23 @@ def embedding_backbone(model):
     return model
 
 
-def load_embedding_model(path):
-    """Load a `.keras` file written by face/train.py or mnist_demo (safe mode) and return its backbone."""
-    import sphereface_tf  # noqa: F401  (registers SoftmaxHead)
+def load_embedding_model(path, image_shape=None, what="--model"):
+    """Load a `.keras` file written by face/train.py, face/export.py or mnist_demo (safe mode); return its backbone.
 
-    return embedding_backbone(keras.models.load_model(path))
+    A missing, truncated or foreign file raises `ModelFileError` saying so; with
+    `image_shape` (e.g. (112, 96, 3) for faces) so does a model for other images.
+    """
+    from sphereface_tf.errors import ModelFileError, load_keras_model
+
+    model = load_keras_model(path, what)
+    try:
+        backbone = embedding_backbone(model)
+    except ValueError as err:
+        raise ModelFileError(f"{what} {path}: {err}") from err
+    if image_shape is not None and tuple(backbone.input_shape[1:]) != tuple(image_shape):
+        raise ModelFileError(f"{what} {path}: a model for images of shape {tuple(backbone.input_shape[1:])}, "
+                             f"this tool needs {tuple(image_shape)} (a face model from face/train.py)")
+    return backbone
 
 
 def embed(model, images, flip=True, batch_size=64):

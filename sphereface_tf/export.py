@@ -65,17 +65,29 @@ def export_saved_model(model, path):
 def export_embedding(backbone, out_dir, flip=True):
     """Write `out_dir/embedding.keras` and `out_dir/saved_model/` of `serving_model(backbone)`.
 
-    Returns the two paths.
+    Everything is written into a hidden sibling folder (`.partial-<name>`) that is
+    renamed to `out_dir` once complete, so `out_dir` is either absent or a whole
+    export; a stale partial folder of an interrupted export is replaced. An existing,
+    non-empty `out_dir` is never overwritten. Returns the two paths.
     """
     from sphereface_tf.embed import embedding_backbone
+    from sphereface_tf.io import fault_point
 
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        raise FileExistsError(f"{out_dir} exists and is not empty; choose a new folder (exports are never overwritten)")
     model = serving_model(embedding_backbone(backbone), flip=flip)
-    keras_path = os.path.join(out_dir, "embedding.keras")
-    if os.path.exists(keras_path):
-        raise FileExistsError(f"{keras_path} exists; choose a new folder (exports are never overwritten)")
-    partial = os.path.join(out_dir, ".partial-embedding.keras")
-    model.save(partial)
-    os.replace(partial, keras_path)
-    return keras_path, export_saved_model(model, os.path.join(out_dir, "saved_model"))
+    partial = os.path.join(os.path.dirname(out_dir), f".partial-{os.path.basename(out_dir)}")
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    try:
+        model.save(os.path.join(partial, "embedding.keras"))
+        fault_point("export")
+        export_saved_model(model, os.path.join(partial, "saved_model"))
+        if os.path.isdir(out_dir):
+            os.rmdir(out_dir)  # empty (checked above)
+        os.rename(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return os.path.join(out_dir, "embedding.keras"), os.path.join(out_dir, "saved_model")

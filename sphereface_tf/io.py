@@ -114,3 +114,14 @@ def save_model(model, path):
             os.unlink(partial)
         raise
     return path
+
+
+def fault_point(name):
+    """Test hook for interruption tests: with SPHEREFACE_FAULT=<name>:<SIGNAL> set, this process
+    sends itself SIGNAL (e.g. SIGTERM, SIGKILL) here, mid-way through writing its outputs."""
+    spec = os.environ.get("SPHEREFACE_FAULT", "")
+    point, _, signal_name = spec.partition(":")
+    if point == name and signal_name:
+        import signal
+
+        os.kill(os.getpid(), getattr(signal, signal_name))

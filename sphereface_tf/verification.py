@@ -10,8 +10,10 @@ import os
 
 import numpy as np
 
+from sphereface_tf.errors import InputError
 
-class PairsError(ValueError):
+
+class PairsError(InputError):
     """A malformed pairs file; the message names the file and line."""
 
 

@@ -82,7 +82,7 @@ def test_process_shards_split_the_global_batch(cache):
     parts = [CacheBatches(path, 16, seed=1, shard=(k, 4)).batch(3)[0] for k in range(4)]
     np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), whole)
     np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), labels)
-    with pytest.raises(ValueError, match="multiple of the 3 processes"):
+    with pytest.raises(FaceDataError, match="multiple of the 3 processes"):
         CacheBatches(path, 16, shard=(0, 3))
 
 

@@ -15,13 +15,13 @@ import os
 
 from sphereface_tf.facedata.cache import CacheBatches, FaceCache, is_cache, write_cache
 from sphereface_tf.facedata.sources import (
-    HEIGHT, IMAGE_EXTENSIONS, WIDTH, FaceDataError, FaceList, drop_small_identities, fit_face, iter_faces,
+    FACE_SHAPE, HEIGHT, IMAGE_EXTENSIONS, WIDTH, FaceDataError, FaceList, drop_small_identities, fit_face, iter_faces,
     load_face, load_faces, num_classes, read_list_file, read_rgb, scan_identity_folders,
 )
 from sphereface_tf.facedata.tfrecords import make_dataset, tfrecord_files, write_tfrecords
 
 __all__ = [
-    "HEIGHT", "IMAGE_EXTENSIONS", "WIDTH", "CacheBatches", "FaceCache", "FaceDataError", "FaceList",
+    "FACE_SHAPE", "HEIGHT", "IMAGE_EXTENSIONS", "WIDTH", "CacheBatches", "FaceCache", "FaceDataError", "FaceList",
     "drop_small_identities", "fit_face", "is_cache", "iter_faces", "load_face", "load_faces", "make_dataset",
     "num_classes", "read_list_file", "read_rgb", "scan_identity_folders", "tfrecord_files", "training_input",
     "write_cache", "write_tfrecords",
@@ -43,6 +43,9 @@ def training_input(data_dir, batch_size, seed=0, start_batch=0, deterministic=Fa
     if is_cache(data_dir):
         return iter(CacheBatches(data_dir, batch_size, seed=seed, start_batch=start_batch, shard=shard)), "cache"
     tfrecord_files(data_dir)  # raises "not a prepared data set" when there are none
+    if not os.path.isfile(os.path.join(data_dir, "summary.json")):  # written last by face/prepare.py
+        raise FaceDataError(f"{data_dir}: unfinished TFRecords (no summary.json: face/prepare.py was interrupted); "
+                            f"run `python face/prepare.py --images <folder> --out {data_dir}` again")
     if shard != (0, 1):
         raise FaceDataError(f"{data_dir}: TFRecords feed one process here; use a decoded cache "
                             "(face/prepare.py --format cache) for multi-process JAX training")

@@ -30,16 +30,15 @@ import threading
 import numpy as np
 
 from sphereface_tf.facedata.sources import (
-    HEIGHT, WIDTH, FaceDataError, iter_faces, num_classes, skip_summary, write_label_map,
+    FACE_SHAPE, HEIGHT, WIDTH, FaceDataError, iter_faces, num_classes, skip_summary, write_label_map,
 )
-from sphereface_tf.io import atomic_write, progress_bar, write_json
+from sphereface_tf.io import atomic_write, fault_point, progress_bar, write_json
 
 MANIFEST = "cache.json"
 IMAGES = "faces.u8"
 LABELS = "labels.npy"
 FORMAT = "sphereface_tf decoded face cache"
 VERSION = 1
-FACE_SHAPE = (HEIGHT, WIDTH, 3)
 FACE_BYTES = HEIGHT * WIDTH * 3
 
 
@@ -76,14 +75,21 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
 
     bar = progress_bar(total, "face") if progress else None
     done = 0
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
     try:
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for count, lost in pool.map(decode_chunk, chunks):
-                skipped.extend(lost)
-                done += count
-                if bar is not None:
-                    bar.update(done)
+        for count, lost in pool.map(decode_chunk, chunks):
+            skipped.extend(lost)
+            done += count
+            if bar is not None:
+                bar.update(done)
+            fault_point("prepare")
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: stop the threads, leave no partial file
+        pool.shutdown(wait=True, cancel_futures=True)
+        del images
+        os.unlink(partial)
+        raise
     finally:
+        pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
     kept = np.flatnonzero(ok)
@@ -195,7 +201,8 @@ class CacheBatches:
             cache = FaceCache(cache)
         index, count = shard
         if batch_size % count:
-            raise ValueError(f"batch size {batch_size} must be a multiple of the {count} processes")
+            raise FaceDataError(f"batch size {batch_size} must be a multiple of the {count} processes (each feeds "
+                                "an equal slice of the global batch)")
         self.cache, self.batch_size, self.seed = cache, int(batch_size), int(seed)
         self.start_batch, self.flip, self.with_labels_input = int(start_batch), flip, with_labels_input
         self.local = slice(index * batch_size // count, (index + 1) * batch_size // count)

@@ -17,13 +17,15 @@ import os
 import numpy as np
 
 from sphereface_tf.align import CROP_SIZE, align_face
+from sphereface_tf.errors import InputError
 from sphereface_tf.io import write_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 HEIGHT, WIDTH = CROP_SIZE[1], CROP_SIZE[0]
+FACE_SHAPE = (HEIGHT, WIDTH, 3)  # what SphereNet takes: aligned 112×96 RGB
 
 
-class FaceDataError(ValueError):
+class FaceDataError(InputError):
     """Missing or malformed face data; the message names the file, folder or line."""
 
 

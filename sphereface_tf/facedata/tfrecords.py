@@ -13,7 +13,7 @@ import numpy as np
 from sphereface_tf.facedata.sources import (
     HEIGHT, WIDTH, FaceDataError, iter_faces, skip_summary, write_label_map,
 )
-from sphereface_tf.io import progress_bar, write_json
+from sphereface_tf.io import fault_point, progress_bar, write_json
 
 
 def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg", quality=95, progress=True):
@@ -29,14 +29,21 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
     if image_format not in ("jpeg", "png"):
         raise ValueError(f"`image_format` must be 'jpeg' or 'png', got {image_format!r}")
     os.makedirs(out_dir, exist_ok=True)
+    # a data set written here before (perhaps with another shard count) is replaced whole, never mixed in
+    for stale in glob.glob(os.path.join(out_dir, "faces-*-of-*.tfrecord*")) + [os.path.join(out_dir, "summary.json")]:
+        if os.path.exists(stale):
+            os.unlink(stale)
     shards = max(1, min(int(shards), len(faces)))
     names = [os.path.join(out_dir, f"faces-{i:05d}-of-{shards:05d}.tfrecord") for i in range(shards)]
     partial = [name + ".partial" for name in names]
     writers = [tf.io.TFRecordWriter(p) for p in partial]
     skipped, written = [], np.zeros(shards, np.int64)
     bar = progress_bar(len(faces), "image") if progress else None
+    complete = False
     try:
         for index, image, label in iter_faces(faces, landmarks, skipped):
+            if written.sum() == 1:
+                fault_point("prepare")
             if image_format == "jpeg":
                 encoded = tf.io.encode_jpeg(image, quality=quality).numpy()
             else:
@@ -50,11 +57,20 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
             written[shard] += 1
             if bar is not None:
                 bar.update(index + 1)
+        complete = True
     finally:
         for writer in writers:
             writer.close()
         if bar is not None:
             bar.close()
+        if not complete:  # interrupted (Ctrl-C, SIGTERM) or failed: no partial shards are left behind
+            for p in partial:
+                if os.path.exists(p):
+                    os.unlink(p)
+    if not written.sum():
+        for p in partial:
+            os.unlink(p)
+        raise FaceDataError(f"none of the {len(faces)} images could be read, e.g. {skipped[0][0]} ({skipped[0][1]})")
     for p, name in zip(partial, names):
         os.replace(p, name)
     fields, report = skip_summary(skipped)
@@ -63,7 +79,7 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
         per_shard=written.tolist(), image_size=[HEIGHT, WIDTH, 3], image_format=image_format, aligned=landmarks is not None,
     )
     write_label_map(out_dir, faces)
-    write_json(os.path.join(out_dir, "summary.json"), summary)
+    write_json(os.path.join(out_dir, "summary.json"), summary)  # last: a data set without it is unfinished
     if report:
         print(report)
     return summary
