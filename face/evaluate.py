@@ -52,8 +52,8 @@ def main(argv=None):
     files = sorted({p.first for p in pairs} | {p.second for p in pairs})
     missing = [f for f in files if not os.path.isfile(os.path.join(args.images, f))]
     if missing:
-        raise InputError(f"--images {args.images}: {len(missing)} image(s) named in {args.pairs} are missing, "
-                         f"e.g. {missing[0]}; check --images points at the root of the Name/Name_0001.jpg folders")
+        raise InputError(f"{len(missing)} image(s) named in {args.pairs} are missing under --images {args.images}, "
+                         f"e.g. {missing[0]}; check that --images is the root of the Name/Name_0001.jpg folders")
     started = time.perf_counter()
     images, resized = load_faces([os.path.join(args.images, f) for f in files], files, landmarks,
                                  where=f" in {args.landmarks} (images named in {args.pairs})")

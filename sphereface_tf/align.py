@@ -7,7 +7,7 @@ CASIA-WebFace / LFW landmark lists (`path x1 y1 x2 y2 … x5 y5` per line).
 
 import numpy as np
 
-from sphereface_tf.errors import InputError
+from sphereface_tf.errors import InputError, read_text_lines
 
 # The official SphereFace crop template (matlab/preprocess code), for a 96 wide × 112 high crop.
 TEMPLATE_96x112 = np.array(
@@ -63,11 +63,7 @@ def align_face(image, landmarks, template=TEMPLATE_96x112, size=CROP_SIZE):
 def read_landmarks(path):
     """Parse a landmark list: `relative/path.jpg x1 y1 … x5 y5` per line → dict path → (5, 2)."""
     result = {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except FileNotFoundError:
-        raise LandmarkError(f"{path}: landmark file not found") from None
+    lines = read_text_lines(path, LandmarkError, "landmark file")
     for number, line in enumerate(lines, start=1):
         fields = line.split()
         if not fields:
@@ -81,6 +77,8 @@ def read_landmarks(path):
             points = np.array([float(v) for v in fields[1:]]).reshape(5, 2)
         except ValueError:
             raise LandmarkError(f"{path}:{number}: landmark coordinates must be numbers: {line.strip()[:120]!r}") from None
+        if not np.isfinite(points).all():
+            raise LandmarkError(f"{path}:{number}: landmark coordinates must be finite: {line.strip()[:120]!r}")
         result[fields[0]] = points
     if not result:
         raise LandmarkError(f"{path}: no landmarks found (empty file)")

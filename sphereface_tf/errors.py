@@ -88,3 +88,16 @@ def _read_only(folder):
         return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+def read_text_lines(path, error=InputError, kind="file"):
+    """The lines of a UTF-8 text file; `error(...)` if it is missing, a folder or not text."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().splitlines()
+    except FileNotFoundError:
+        raise error(f"{path}: {kind} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, expected a {kind}") from None
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not a text {kind} (byte {err.start} is not UTF-8); give the plain-text {kind}") from None

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from sphereface_tf.errors import InputError
+from sphereface_tf.errors import InputError, read_text_lines
 
 
 class PairsError(InputError):
@@ -31,11 +31,8 @@ def lfw_image(name, index, ext=".jpg"):
 
 def read_pairs(path):
     """Parse an LFW-format pairs file into `Pair`s with their fold numbers."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = [(n, line.split()) for n, line in enumerate(handle, start=1) if line.strip()]
-    except FileNotFoundError:
-        raise PairsError(f"{path}: pairs file not found") from None
+    lines = [(n, line.split()) for n, line in enumerate(read_text_lines(path, PairsError, "pairs file"), start=1)
+             if line.strip()]
     if not lines:
         raise PairsError(f"{path}: empty pairs file")
     number, header = lines[0]

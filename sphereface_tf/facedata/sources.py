@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from sphereface_tf.align import CROP_SIZE, align_face
-from sphereface_tf.errors import InputError
+from sphereface_tf.errors import InputError, read_text_lines
 from sphereface_tf.io import write_json
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -43,7 +43,7 @@ class FaceList:
 def scan_identity_folders(root):
     """Images under `root/<identity>/`, labels by sorted identity name."""
     if not os.path.isdir(root):
-        raise FaceDataError(f"{root}: image folder not found")
+        raise FaceDataError(f"{root}: image folder not found" + (" (it is a file)" if os.path.exists(root) else ""))
     identities = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     paths, labels, keys = [], [], []
     for label, identity in enumerate(identities):
@@ -62,24 +62,23 @@ def scan_identity_folders(root):
 
 def read_list_file(list_path, root):
     """`relative/path label` per line; every named file must exist."""
-    if not os.path.isfile(list_path):
-        raise FaceDataError(f"{list_path}: list file not found")
+    if not os.path.isdir(root):
+        raise FaceDataError(f"{root}: image folder not found")
     paths, labels, keys = [], [], []
-    with open(list_path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise FaceDataError(f"{list_path}:{number}: expected 'path label', got {line.strip()[:120]!r}")
-            if int(fields[1]) < 0:
-                raise FaceDataError(f"{list_path}:{number}: labels must be >= 0, got {fields[1]}")
-            path = os.path.join(root, fields[0])
-            if not os.path.isfile(path):
-                raise FaceDataError(f"{list_path}:{number}: image {path} does not exist")
-            keys.append(fields[0])
-            paths.append(path)
-            labels.append(int(fields[1]))
+    for number, line in enumerate(read_text_lines(list_path, FaceDataError, "list file"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+            raise FaceDataError(f"{list_path}:{number}: expected 'path label', got {line.strip()[:120]!r}")
+        if int(fields[1]) < 0:
+            raise FaceDataError(f"{list_path}:{number}: labels must be >= 0, got {fields[1]}")
+        path = os.path.join(root, fields[0])
+        if not os.path.isfile(path):
+            raise FaceDataError(f"{list_path}:{number}: image {path} does not exist")
+        keys.append(fields[0])
+        paths.append(path)
+        labels.append(int(fields[1]))
     if not paths:
         raise FaceDataError(f"{list_path}: the list file names no images")
     labels = np.asarray(labels, np.int64)
