@@ -7,7 +7,8 @@
 Features as in the paper: FC1 of the image and of its mirror image, concatenated and
 L2-normalised; cosine similarity; 10-fold cross-validation with the threshold chosen
 on nine folds and scored on the tenth. Also TAR at FAR 1e-3 / 1e-2 and ROC AUC.
-Writes report.json, roc.png, scores.png and hardest.png (the worst mistakes).
+Writes roc.png, scores.png, hardest.png (the worst mistakes) and, last, report.json;
+every file is written whole (temporary name, then renamed).
 Any pairs file in the LFW format works (your own verification set too).
 """
 
@@ -82,9 +83,8 @@ def main(argv=None):
         seconds=round(elapsed, 2), pairs_per_second=round(len(pairs) / elapsed, 1), notes=notes,
     )
     os.makedirs(args.out, exist_ok=True)
-    write_json(os.path.join(args.out, "report.json"), report)
-    fault_point("evaluate")
     save_figure(plot_roc(fpr, tpr, auc), os.path.join(args.out, "roc.png"))
+    fault_point("evaluate")
     save_figure(plot_score_histogram(scores, same, result["thresholds"]), os.path.join(args.out, "scores.png"))
     threshold = float(np.median(result["thresholds"]))
     wrong = np.flatnonzero((scores > threshold) != same)
@@ -93,6 +93,7 @@ def main(argv=None):
         [(pixels[pairs[i].first], pixels[pairs[i].second]) for i in wrong],
         [f"{'same' if pairs[i].same else 'different'}, cos {scores[i]:.2f}" for i in wrong],
     ), os.path.join(args.out, "hardest.png"))
+    write_json(os.path.join(args.out, "report.json"), report)  # last: an --out without it holds no finished evaluation
     for note in notes:
         print(f"note: {note}")
     print(f"accuracy {result['mean']:.4f} ± {result['std']:.4f}, AUC {auc:.4f}, "

@@ -66,28 +66,28 @@ def load_keras_model(path, what="--model"):
 
 
 def check_output_dir(path, what="--out"):
-    """Raise InputError unless `path` is, or can be created as, a writable folder."""
+    """Raise InputError unless `path` is, or can be created as, a folder this process can write in.
+
+    Probes by creating (and at once removing) a temporary file in the nearest
+    existing folder on the path, so it is right for root and read-only mounts too,
+    and creates nothing.
+    """
+    import tempfile
+
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise InputError(f"{what} {path}: is a file, not a folder; choose a folder path")
-    probe = path
-    while not os.path.exists(probe):  # the nearest existing ancestor must be a writable folder
-        parent = os.path.dirname(probe) or "."
-        if parent == probe:
-            break
-        probe = parent
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
         raise InputError(f"{what} {path}: cannot be created, {probe} is a file; choose another path")
-    if not os.access(probe, os.W_OK | os.X_OK) or _read_only(probe):
-        raise InputError(f"{what} {path}: {probe} is not writable; choose a folder you can write to")
-    return path
-
-
-def _read_only(folder):
     try:
-        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise InputError(f"{what} {path}: {probe} is not writable ({err.strerror}); choose a folder you can write to") from None
+    return path
 
 
 def read_text_lines(path, error=InputError, kind="file"):
