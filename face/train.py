@@ -197,9 +197,12 @@ def main(argv=None):
     except Exception as err:
         if type(err).__name__ != "DataLossError":  # tf.data met a damaged TFRecord mid-run
             raise
-        first = str(err).strip().splitlines()[0]
-        raise FaceDataError(f"--data {args.data}: damaged TFRecord data ({first[:200]}); the checkpoint is kept: run "
-                            "face/prepare.py again, then continue with --resume") from err
+        lines = [line.strip() for line in str(getattr(err, "message", err)).splitlines() if line.strip()]
+        detail = next((line for line in lines if "corrupted record" in line or "truncated record" in line), lines[-1] if lines else "")
+        then = ("continue with --resume (the last checkpoint is kept)" if os.path.isdir(backup_dir)
+                else "run this command again")
+        raise FaceDataError(f"--data {args.data}: damaged TFRecord data ({detail[:200]}); run face/prepare.py again, "
+                            f"then {then}") from err
     save_model(model, os.path.join(args.out, "model.keras"))
     save_model(backbone, os.path.join(args.out, "embedding.keras"))
     state = dict(steps=optimizer_step(model),

@@ -18,6 +18,7 @@ import threading
 
 from sphereface_tf.errors import InputError
 
+
 class Terminated(BaseException):
     """SIGTERM, raised like KeyboardInterrupt so that cleanup runs."""
 

@@ -252,6 +252,8 @@ CLI_CASES = [
         "--out", str(t / "o"), *TRAIN], "labels span \\[9, 9\\] but labels.json names 4"),
     ("train-tfrecords-unfinished", "train", lambda w, t: ["--data", edited_rec(t, w, lambda d: os.unlink(os.path.join(d, "summary.json"))),
                                                           "--out", str(t / "o"), *TRAIN], "unfinished TFRecords"),
+    ("train-tfrecords-damaged", "train", lambda w, t: ["--data", edited_rec(t, w, _flip_bytes_in_a_shard), "--out", str(t / "o"),
+                                                       *TRAIN], "damaged TFRecord data \\(corrupted record at \\d+\\); run face/prepare.py again"),
     ("train-missing-config", "train", lambda w, t: ["--config", str(t / "c.toml")], "c.toml: config file not found"),
     ("train-config-syntax", "train", lambda w, t: ["--config", toml(t, "steps = = 3\n")], "c.toml: not valid TOML"),
     ("train-config-binary", "train", lambda w, t: ["--config", put(t, "c.toml", b"\xff\xfe\x00")],
@@ -330,6 +332,16 @@ CLI_CASES = [
     ("project-wrong-kind-model", "project", lambda w, t: ["--model", w["mnist"], "--images", w["faces"], "--out", str(t / "o")],
      "this tool needs \\(112, 96, 3\\)"),
 ]
+
+
+def _flip_bytes_in_a_shard(folder):
+    import glob
+
+    for shard in glob.glob(os.path.join(folder, "faces-*.tfrecord")):
+        data = bytearray(open(shard, "rb").read())
+        for i in range(len(data) // 3, len(data) // 3 + 64):
+            data[i] ^= 0xFF
+        open(shard, "wb").write(bytes(data))
 
 
 def _unreadable_faces(tmp):

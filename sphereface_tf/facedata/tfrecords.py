@@ -24,7 +24,11 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
     Returns a summary dict (written as `summary.json`), with the number of
     images written and of unreadable images skipped.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError as err:
+        raise FaceDataError(f"{out_dir}: TFRecords are written with TensorFlow, which is not installed; write a decoded "
+                            "cache instead (face/prepare.py --format cache)") from err
 
     if image_format not in ("jpeg", "png"):
         raise ValueError(f"`image_format` must be 'jpeg' or 'png', got {image_format!r}")
