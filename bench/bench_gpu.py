@@ -53,8 +53,8 @@ def spread(values, digits=1):
 
 def synthetic_cache(path, n, classes, seed=0):
     """A decoded cache of `n` random faces (written directly: decoding JPEGs is not what is measured here)."""
-    from sphereface_tf.facedata.cache import FACE_SHAPE, FORMAT, IMAGES, LABELS, MANIFEST, VERSION
-    from sphereface_tf.io import write_json
+    from sphereface_tf.facedata.cache import FACE_SHAPE, IMAGES, LABELS, write_manifest
+    from sphereface_tf.facedata.sources import write_label_map
 
     os.makedirs(path, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -64,9 +64,8 @@ def synthetic_cache(path, n, classes, seed=0):
     images.flush()
     del images
     np.save(os.path.join(path, LABELS), (np.arange(n) % classes).astype(np.int32))
-    write_json(os.path.join(path, "labels.json"), {f"id{i}": i for i in range(classes)})
-    write_json(os.path.join(path, MANIFEST), dict(format=FORMAT, version=VERSION, count=n, shape=list(FACE_SHAPE),
-                                                  dtype="uint8", images=IMAGES, labels=LABELS))
+    write_label_map(path, [f"id{i}" for i in range(classes)])
+    write_manifest(path, n)
     return path
 
 

@@ -30,7 +30,7 @@ import threading
 import numpy as np
 
 from sphereface_tf.facedata.sources import (
-    FACE_SHAPE, HEIGHT, WIDTH, FaceDataError, iter_faces, num_classes, skip_summary, write_label_map,
+    FACE_SHAPE, HEIGHT, WIDTH, FaceDataError, FaceList, iter_faces, num_classes, skip_summary, write_label_map,
 )
 from sphereface_tf.io import atomic_write, fault_point, progress_bar, write_json
 
@@ -67,14 +67,14 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
 
     def decode_chunk(chunk, images=images):  # each thread writes its own rows; the skip list is per chunk
         lost = []
-        sub = _Subset(faces, chunk)
+        sub = FaceList([faces.paths[i] for i in chunk], faces.labels[chunk], faces.names, [faces.keys[i] for i in chunk])
         for local, image, _ in iter_faces(sub, landmarks, lost):
             images[chunk[local]] = image
             ok[chunk[local]] = True
         return len(chunk), lost
 
     bar = progress_bar(total, "face") if progress else None
-    done = 0
+    done, finished = 0, False
     pool = concurrent.futures.ThreadPoolExecutor(workers)
     try:
         for count, lost in pool.map(decode_chunk, chunks):
@@ -83,20 +83,17 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
             if bar is not None:
                 bar.update(done)
             fault_point("prepare")
-    except BaseException:  # interrupted (Ctrl-C, SIGTERM) or failed: stop the threads, leave no partial file
+        finished = ok.any()
+    finally:  # interrupted (Ctrl-C, SIGTERM), failed or nothing readable: stop the threads, leave no partial file
         pool.shutdown(wait=True, cancel_futures=True)
-        del images
-        os.unlink(partial)
-        raise
-    finally:
-        pool.shutdown(wait=True)
         if bar is not None:
             bar.close()
-    kept = np.flatnonzero(ok)
-    if len(kept) == 0:
-        del images
-        os.unlink(partial)
+        if not finished:
+            del images
+            os.unlink(partial)
+    if not finished:
         raise FaceDataError(f"none of the {total} images could be read, e.g. {skipped[0][0]} ({skipped[0][1]})")
+    kept = np.flatnonzero(ok)
     if len(kept) < total:  # close the gaps left by skipped images, in order
         for new, old in enumerate(kept):
             if new != old:
@@ -111,22 +108,18 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
     fields, report = skip_summary(skipped)
     summary = dict(format="cache", images=int(len(kept)), **fields, identities=len(faces.names),
                    bytes=int(len(kept) * FACE_BYTES), image_size=list(FACE_SHAPE), aligned=landmarks is not None)
-    write_label_map(out_dir, faces)
+    write_label_map(out_dir, faces.names)
     write_json(os.path.join(out_dir, "summary.json"), summary)
-    write_json(os.path.join(out_dir, MANIFEST), dict(format=FORMAT, version=VERSION, count=int(len(kept)),
-                                                     shape=list(FACE_SHAPE), dtype="uint8", images=IMAGES, labels=LABELS))
+    write_manifest(out_dir, len(kept))
     if report:
         print(report)
     return summary
 
 
-class _Subset:
-    """The faces of `faces` at `indices`, as a FaceList-like view for `iter_faces`."""
-
-    def __init__(self, faces, indices):
-        self.paths = [faces.paths[i] for i in indices]
-        self.labels = [faces.labels[i] for i in indices]
-        self.keys = [faces.keys[i] for i in indices]
+def write_manifest(out_dir, count):
+    """`cache.json`: the last file of a cache; its presence says the cache is complete."""
+    write_json(os.path.join(out_dir, MANIFEST), dict(format=FORMAT, version=VERSION, count=int(count),
+                                                     shape=list(FACE_SHAPE), dtype="uint8", images=IMAGES, labels=LABELS))
 
 
 class FaceCache:

@@ -172,8 +172,9 @@ def skip_summary(skipped):
     return fields, line
 
 
-def write_label_map(out_dir, faces):
-    write_json(os.path.join(out_dir, "labels.json"), {name: label for label, name in enumerate(faces.names)})
+def write_label_map(out_dir, names):
+    """`labels.json`: identity name → label, for the identities `names` (label = position)."""
+    write_json(os.path.join(out_dir, "labels.json"), {name: label for label, name in enumerate(names)})
 
 
 def num_classes(data_dir):

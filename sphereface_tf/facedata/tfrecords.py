@@ -82,7 +82,7 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
         format="tfrecords", images=int(written.sum()), **fields, identities=len(faces.names), shards=shards,
         per_shard=written.tolist(), image_size=[HEIGHT, WIDTH, 3], image_format=image_format, aligned=landmarks is not None,
     )
-    write_label_map(out_dir, faces)
+    write_label_map(out_dir, faces.names)
     write_json(os.path.join(out_dir, "summary.json"), summary)  # last: a data set without it is unfinished
     if report:
         print(report)
