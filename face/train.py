@@ -150,6 +150,7 @@ def main(argv=None):
     from sphereface_tf.spherenet import spherenet
 
     backend = keras.config.backend()
+    plan = data_parallel(args.distribute)  # first: multi-process JAX must start before any device is touched
     precision = auto_precision() if args.precision == "auto" else args.precision
     # JAX always compiles with XLA; TensorFlow's XLA pays off on GPUs (on CPUs it is slower)
     xla = (backend == "jax" or bool(local_accelerators())) if args.xla == "auto" else args.xla == "true"
@@ -160,7 +161,6 @@ def main(argv=None):
     if args.resume and not os.path.isdir(backup_dir):
         raise InputError(f"--resume: no checkpoint in {backup_dir}; start without --resume")
     classes = num_classes(args.data)
-    plan = data_parallel(args.distribute)
     start = checkpointed_step(backup_dir) if args.resume else 0
     stream, data_format = training_input(args.data, args.batch_size, seed=args.seed, start_batch=start,
                                          deterministic=args.deterministic == "true",

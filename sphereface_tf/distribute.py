@@ -116,7 +116,9 @@ def data_parallel(name="auto"):
     if name == "none":
         return Plan(name, 1)
     devices = jax.devices() if name == "multiworker" else jax.local_devices()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    distribution = keras.distribution.DataParallel(devices=devices)
+    distribution.auto_shard_dataset = False  # each process's input already yields its own slice (Plan.shard)
+    keras.distribution.set_distribution(distribution)
     return Plan(name, len(devices), shard=(jax.process_index(), jax.process_count()))
 
 

@@ -165,6 +165,27 @@ def test_jax_data_parallel_over_two_devices_matches_one_device(cache, tmp_path):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
 
 
+def test_jax_two_processes_on_localhost_match_one_device(cache, tmp_path):
+    # multi-host JAX as documented: KERAS_DISTRIBUTION_* on each process, the same command; each feeds its half
+    common = ["--steps", "4", "--checkpoint-every", "2"]
+    _run(_train_args(cache, tmp_path / "one", *common), env={"KERAS_BACKEND": "jax"})
+    address = f"127.0.0.1:{_free_ports(1)[0]}"
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_JOB_ADDRESSES": address,
+               "KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": str(index)}
+        procs.append(subprocess.Popen([PY, *_train_args(cache, tmp_path / f"p{index}", *common)], cwd=REPO, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, out[-2000:] + err[-3000:]
+    for index in range(2):
+        config = json.load(open(tmp_path / f"p{index}" / "config.json"))
+        assert config["distribution"] == "multiworker" and config["replicas"] == 2
+        for ours, theirs in zip(_final_weights(tmp_path / f"p{index}"), _final_weights(tmp_path / "one")):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
 BLOCK_TENSORFLOW = """
 import runpy, sys
 class NoTensorFlow:
