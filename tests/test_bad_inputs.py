@@ -20,7 +20,11 @@ import numpy as np
 import pytest
 
 from sphereface_tf import cli
-from sphereface_tf.errors import InputError
+from sphereface_tf.align import LandmarkError, read_landmarks
+from sphereface_tf.embed import load_embedding_model, load_folder
+from sphereface_tf.errors import InputError, ModelFileError, load_keras_model
+from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes, training_input
+from sphereface_tf.verification import PairsError, read_pairs
 from tests.synthetic_faces import make_identity_folders, make_lfw
 
 pytestmark = pytest.mark.slow
@@ -390,32 +394,26 @@ def test_bad_command_line_input_gets_one_clear_error_line(case, w, tmp_path, cap
 
 
 # ----------------------------------------------------------------- library loaders
-def _lib_cases():
-    from sphereface_tf.align import LandmarkError, read_landmarks
-    from sphereface_tf.embed import load_embedding_model, load_folder
-    from sphereface_tf.errors import ModelFileError, load_keras_model
-    from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes, training_input
-    from sphereface_tf.verification import PairsError, read_pairs
-
-    return [
-        ("load_embedding_model-truncated", lambda w, t: load_embedding_model(truncated(t, w["face_keras"])), ModelFileError,
-         "not a complete .keras file"),
-        ("load_embedding_model-wrong-kind", lambda w, t: load_embedding_model(w["mnist"], image_shape=(112, 96, 3)), ModelFileError,
-         "this tool needs"),
-        ("load_keras_model-missing", lambda w, t: load_keras_model(str(t / "x.keras")), ModelFileError, "model file not found"),
-        ("load_keras_model-bad-config", lambda w, t: load_keras_model(_bad_config(t, w)), ModelFileError,
-         "cannot be loaded as a Keras model"),
-        ("load_folder-missing", lambda w, t: load_folder(str(t / "none")), FaceDataError, "image folder not found"),
-        ("load_folder-empty", lambda w, t: load_folder(str(t)), FaceDataError, "no images found"),
-        ("read_pairs-folder", lambda w, t: read_pairs(str(t)), PairsError, "is a folder, expected a pairs file"),
-        ("read_pairs-wrong-kind", lambda w, t: read_pairs(put(t, "p.txt", "1\t1\nA\t1\tB\t2\nC\t1\t2\n")), PairsError,
-         "expected a matched pair here"),
-        ("read_landmarks-binary", lambda w, t: read_landmarks(put(t, "m.txt", b"\x89PNG\r\n\x1a\n\xff")), LandmarkError, "not a text landmark file"),
-        ("make_dataset-no-shards", lambda w, t: make_dataset(str(t), 4), FaceDataError, "not a prepared face data set"),
-        ("num_classes-empty-map", lambda w, t: num_classes(os.path.dirname(put(t, "d/labels.json", "{}"))), FaceDataError,
-         "expected a non-empty"),
-        ("training_input-missing", lambda w, t: training_input(str(t / "none"), 4), FaceDataError, "data folder not found"),
-    ]
+LIB_CASES = [
+    ("load_embedding_model-truncated", lambda w, t: load_embedding_model(truncated(t, w["face_keras"])), ModelFileError,
+     "not a complete .keras file"),
+    ("load_embedding_model-wrong-kind", lambda w, t: load_embedding_model(w["mnist"], image_shape=(112, 96, 3)), ModelFileError,
+     "this tool needs"),
+    ("load_keras_model-missing", lambda w, t: load_keras_model(str(t / "x.keras")), ModelFileError, "model file not found"),
+    ("load_keras_model-bad-config", lambda w, t: load_keras_model(_bad_config(t, w)), ModelFileError,
+     "cannot be loaded as a Keras model"),
+    ("load_folder-missing", lambda w, t: load_folder(str(t / "none")), FaceDataError, "image folder not found"),
+    ("load_folder-empty", lambda w, t: load_folder(str(t)), FaceDataError, "no images found"),
+    ("read_pairs-folder", lambda w, t: read_pairs(str(t)), PairsError, "is a folder, expected a pairs file"),
+    ("read_pairs-wrong-kind", lambda w, t: read_pairs(put(t, "p.txt", "1\t1\nA\t1\tB\t2\nC\t1\t2\n")), PairsError,
+     "expected a matched pair here"),
+    ("read_landmarks-binary", lambda w, t: read_landmarks(put(t, "m.txt", b"\x89PNG\r\n\x1a\n\xff")), LandmarkError,
+     "not a text landmark file"),
+    ("make_dataset-no-shards", lambda w, t: make_dataset(str(t), 4), FaceDataError, "not a prepared face data set"),
+    ("num_classes-empty-map", lambda w, t: num_classes(os.path.dirname(put(t, "d/labels.json", "{}"))), FaceDataError,
+     "expected a non-empty"),
+    ("training_input-missing", lambda w, t: training_input(str(t / "none"), 4), FaceDataError, "data folder not found"),
+]
 
 
 def _bad_config(tmp, w):
@@ -435,15 +433,9 @@ def _bad_config(tmp, w):
     return str(path)
 
 
-LIB_CASE_IDS = ["load_embedding_model-truncated", "load_embedding_model-wrong-kind", "load_keras_model-missing",
-                "load_keras_model-bad-config", "load_folder-missing", "load_folder-empty", "read_pairs-folder",
-                "read_pairs-wrong-kind", "read_landmarks-binary", "make_dataset-no-shards", "num_classes-empty-map",
-                "training_input-missing"]
-
-
-@pytest.mark.parametrize("case_id", LIB_CASE_IDS)
-def test_public_loaders_raise_their_documented_error(case_id, w, tmp_path):
-    (_, call, error, words), = [c for c in _lib_cases() if c[0] == case_id]
+@pytest.mark.parametrize("case", LIB_CASES, ids=[c[0] for c in LIB_CASES])
+def test_public_loaders_raise_their_documented_error(case, w, tmp_path):
+    _, call, error, words = case
     with pytest.raises(error) as info:
         call(w, tmp_path)
     assert isinstance(info.value, InputError) and re.search(words, str(info.value)), str(info.value)
@@ -473,4 +465,4 @@ def test_as_a_process_stderr_is_exactly_the_error_line(case, w, tmp_path):
 
 def test_case_count():
     """The issue asks for at least 60 bad inputs; the cache's own damage cases add 12 (tests/test_face_cache.py)."""
-    assert len(CLI_CASES) + len(LIB_CASE_IDS) + len(SUBPROCESS_CASES) >= 60
+    assert len(CLI_CASES) + len(LIB_CASES) + len(SUBPROCESS_CASES) >= 60
