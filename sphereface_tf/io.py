@@ -60,7 +60,7 @@ def _jsonable(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-class progress_bar:
+class ProgressBar:
     """Progress of a long loop that suits a terminal and a log file alike.
 
     On a terminal one line is redrawn in place; otherwise (a log, a pipe) a plain

@@ -15,10 +15,27 @@ import os
 
 from sphereface_tf.facedata.cache import CacheBatches, FaceCache, is_cache, write_cache
 from sphereface_tf.facedata.sources import (
-    FACE_SHAPE, HEIGHT, IMAGE_EXTENSIONS, WIDTH, FaceDataError, FaceList, drop_small_identities, fit_face, iter_faces,
-    load_face, load_faces, num_classes, read_list_file, read_rgb, scan_identity_folders,
+    FACE_SHAPE,
+    HEIGHT,
+    IMAGE_EXTENSIONS,
+    WIDTH,
+    FaceDataError,
+    FaceList,
+    drop_small_identities,
+    fit_face,
+    iter_faces,
+    load_face,
+    load_faces,
+    num_classes,
+    read_list_file,
+    read_rgb,
+    scan_identity_folders,
 )
-from sphereface_tf.facedata.tfrecords import make_dataset, tfrecord_files, write_tfrecords
+from sphereface_tf.facedata.tfrecords import (
+    make_dataset,
+    tfrecord_files,
+    write_tfrecords,
+)
 
 __all__ = [
     "FACE_SHAPE", "HEIGHT", "IMAGE_EXTENSIONS", "WIDTH", "CacheBatches", "FaceCache", "FaceDataError", "FaceList",

@@ -30,9 +30,17 @@ import threading
 import numpy as np
 
 from sphereface_tf.facedata.sources import (
-    FACE_SHAPE, HEIGHT, WIDTH, FaceDataError, FaceList, iter_faces, num_classes, skip_summary, write_label_map,
+    FACE_SHAPE,
+    HEIGHT,
+    WIDTH,
+    FaceDataError,
+    FaceList,
+    iter_faces,
+    num_classes,
+    skip_summary,
+    write_label_map,
 )
-from sphereface_tf.io import atomic_write, fault_point, progress_bar, write_json
+from sphereface_tf.io import ProgressBar, atomic_write, fault_point, write_json
 
 MANIFEST = "cache.json"
 IMAGES = "faces.u8"
@@ -73,7 +81,7 @@ def write_cache(faces, out_dir, landmarks=None, workers=None, progress=True):
             ok[chunk[local]] = True
         return len(chunk), lost
 
-    bar = progress_bar(total, "face") if progress else None
+    bar = ProgressBar(total, "face") if progress else None
     done, finished = 0, False
     pool = concurrent.futures.ThreadPoolExecutor(workers)
     try:

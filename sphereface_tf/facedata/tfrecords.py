@@ -11,9 +11,14 @@ import os
 import numpy as np
 
 from sphereface_tf.facedata.sources import (
-    HEIGHT, WIDTH, FaceDataError, iter_faces, skip_summary, write_label_map,
+    HEIGHT,
+    WIDTH,
+    FaceDataError,
+    iter_faces,
+    skip_summary,
+    write_label_map,
 )
-from sphereface_tf.io import fault_point, progress_bar, write_json
+from sphereface_tf.io import ProgressBar, fault_point, write_json
 
 
 def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg", quality=95, progress=True):
@@ -42,7 +47,7 @@ def write_tfrecords(faces, out_dir, shards=8, landmarks=None, image_format="jpeg
     partial = [name + ".partial" for name in names]
     writers = [tf.io.TFRecordWriter(p) for p in partial]
     skipped, written = [], np.zeros(shards, np.int64)
-    bar = progress_bar(len(faces), "image") if progress else None
+    bar = ProgressBar(len(faces), "image") if progress else None
     complete = False
     try:
         for index, image, label in iter_faces(faces, landmarks, skipped):
