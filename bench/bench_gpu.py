@@ -119,9 +119,10 @@ def repeat_batch(batch):
         yield batch
 
 
-def timed_fit(model, data, steps, **kwargs):
+def timed_fit(model, *data, **kwargs):
+    """Seconds of one `fit` epoch over `data` (a stream with steps_per_epoch=…, or arrays with batch_size=…)."""
     start = time.perf_counter()
-    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, **kwargs)
+    model.fit(*data, epochs=1, verbose=0, shuffle=False, **kwargs)
     return time.perf_counter() - start
 
 
@@ -136,10 +137,11 @@ def bench_models(precision, args, legacy=False):
             rng = np.random.default_rng(0)
             x = rng.integers(0, 256, (args.batch * args.steps, 112, 96, 3)).astype("float32")
             y = rng.integers(0, args.classes, args.batch * args.steps).astype("int32")
-            feeds[kind] = lambda m, kind=kind, x=x, y=y: timed_fit_arrays(m, [x, y] if kind == "angular" else x, y, args)
+            feeds[kind] = lambda m, kind=kind, x=x, y=y: timed_fit(m, [x, y] if kind == "angular" else x, y,
+                                                                     batch_size=args.batch)
         else:
             data = repeat_batch(device_batch(kind, args.batch, args.classes))
-            feeds[kind] = lambda m, data=data: timed_fit(m, data, args.steps)
+            feeds[kind] = lambda m, data=data: timed_fit(m, data, steps_per_epoch=args.steps)
     rates, ratios = {kind: [] for kind in models}, []
     for rep in range(args.repeats + 1):  # the first round compiles
         seconds = {kind: feeds[kind](models[kind]) for kind in models}
@@ -149,12 +151,6 @@ def bench_models(precision, args, legacy=False):
             ratios.append(seconds["angular"] / seconds["dense"])
     keras.config.set_dtype_policy("float32")
     return {kind: spread(r) for kind, r in rates.items()} | {"ratio": spread(ratios, 3)}
-
-
-def timed_fit_arrays(model, x, y, args):
-    start = time.perf_counter()
-    model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
-    return time.perf_counter() - start
 
 
 def bench_head_precision(args):
@@ -171,7 +167,7 @@ def bench_head_precision(args):
     data = repeat_batch(device_batch("angular", args.batch, args.classes))
     ratios = []
     for _ in range(args.repeats):
-        seconds = {full: timed_fit(models[full], data, args.steps) for full in (True, False)}
+        seconds = {full: timed_fit(models[full], data, steps_per_epoch=args.steps) for full in (True, False)}
         ratios.append(seconds[True] / seconds[False])
         for full, s in seconds.items():
             rates.setdefault(full, []).append(args.batch * args.steps / s)

@@ -245,9 +245,6 @@ class TensorBoardScalars(keras.callbacks.Callback):
             self._writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
                                                    summary=summary_pb2.Summary(value=values)))
 
-    def on_train_begin(self, logs=None):
-        self._epoch_start = None
-
     def on_epoch_begin(self, epoch, logs=None):
         # after every on_train_begin (BackupAndRestore's restore): resumed runs continue the step axis
         self._epoch_start = optimizer_step(self.model)

@@ -94,11 +94,13 @@ class Plan:
 def data_parallel(name="auto"):
     """Set up data-parallel training ("auto", "none", "mirrored" or "multiworker"); returns a `Plan`."""
     backend = keras.config.backend()
+    if name == "auto":  # a cluster is checked first: multi-process JAX must start before any device query
+        clustered = os.environ.get("TF_CONFIG") if backend == "tensorflow" else any(map(os.environ.get, JAX_CLUSTER_VARIABLES))
+        name = "multiworker" if clustered and backend in ("tensorflow", "jax") else (
+            "mirrored" if len(local_accelerators()) > 1 else "none")
     if backend == "tensorflow":
         import tensorflow as tf
 
-        if name == "auto":
-            name = "multiworker" if os.environ.get("TF_CONFIG") else ("mirrored" if len(local_accelerators()) > 1 else "none")
         strategy = {"multiworker": tf.distribute.MultiWorkerMirroredStrategy,
                     "mirrored": tf.distribute.MirroredStrategy}.get(name, tf.distribute.get_strategy)()
         return Plan(name, strategy.num_replicas_in_sync, strategy=strategy)
@@ -108,9 +110,6 @@ def data_parallel(name="auto"):
         return Plan("none", 1)
     import jax
 
-    if name == "auto":
-        clustered = any(os.environ.get(v) for v in JAX_CLUSTER_VARIABLES)
-        name = "multiworker" if clustered else ("mirrored" if len(local_accelerators()) > 1 else "none")
     if name == "multiworker":
         keras.distribution.initialize()
     if name == "none":
