@@ -13,22 +13,19 @@
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from sphereface_tf.embed import embed  # noqa: E402
-from sphereface_tf.export import export_embedding, serving_model  # noqa: E402
-from sphereface_tf.spherenet import spherenet  # noqa: E402
-from tests.synthetic_faces import make_lfw  # noqa: E402
+from sphereface_tf.face.embed import embed
+from sphereface_tf.face.export import export_embedding, serving_model
+from sphereface_tf.face.protocol import evaluate_model
+from sphereface_tf.face.spherenet import spherenet
+from sphereface_tf.face.synthetic import make_lfw
 
 
 def bench_embedding(depth, n_images, repeats, tmp):
@@ -62,14 +59,7 @@ def bench_protocol(depth, tmp):
     model = os.path.join(tmp, "model.keras")
     spherenet(depth).save(model)
     pairs = make_lfw(os.path.join(tmp, "lfw"), people=60, per_person=4, folds=10, per_class=30)
-    proc = subprocess.run([sys.executable, "face/evaluate.py", "--model", model, "--pairs", pairs, "--images",
-                           os.path.join(tmp, "lfw"), "--out", os.path.join(tmp, "eval")], capture_output=True, text=True, cwd=REPO)
-    if proc.returncode:
-        sys.exit(proc.stderr[-2000:])
-    import json
-
-    report = json.load(open(os.path.join(tmp, "eval", "report.json")))
-    return report
+    return evaluate_model(model, pairs, os.path.join(tmp, "lfw"), out=os.path.join(tmp, "eval"))
 
 
 def main():
@@ -86,7 +76,7 @@ def main():
         for name, rate in rates.items():
             print(f"  {name:<42} {rate:7.1f} images/s   time × {base / rate:.2f} of plain predict")
         report = bench_protocol(args.depth, tmp)
-    print(f"face/evaluate.py end to end: {report['pairs']} pairs over {report['images']} images in {report['seconds']} s "
+    print(f"the LFW protocol end to end (face/evaluate.py's call): {report['pairs']} pairs over {report['images']} images in {report['seconds']} s "
           f"→ {report['pairs_per_second']} pairs/s ({report['images'] / report['seconds']:.1f} images/s)")
 
 

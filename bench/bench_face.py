@@ -20,24 +20,22 @@ fraction of peak reached, counting a training step as 3 × the forward FLOPs:
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from sphereface_tf import SoftmaxHead  # noqa: E402
-from sphereface_tf.models import attach_head  # noqa: E402
-from sphereface_tf.spherenet import forward_flops, spherenet  # noqa: E402
+from sphereface_tf import SoftmaxHead
+from sphereface_tf.head import attach_head
+from sphereface_tf.face.spherenet import forward_flops, spherenet
 
 
 def bench_pipeline(n_images, batch=256):
-    from sphereface_tf.facedata import make_dataset, scan_identity_folders, write_tfrecords
-    from tests.synthetic_faces import make_identity_folders
+    from sphereface_tf.face.data import make_dataset, scan_identity_folders, write_tfrecords
+    from sphereface_tf.face.synthetic import make_identity_folders
 
     with tempfile.TemporaryDirectory() as tmp:
         make_identity_folders(os.path.join(tmp, "img"), identities=max(1, n_images // 20), per_identity=20, formats=("jpg",))

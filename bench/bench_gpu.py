@@ -33,14 +33,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from sphereface_tf import SoftmaxHead, precise  # noqa: E402
-from sphereface_tf.models import attach_head  # noqa: E402
-from sphereface_tf.spherenet import forward_flops, spherenet  # noqa: E402
+from sphereface_tf import SoftmaxHead, precise
+from sphereface_tf.head import attach_head
+from sphereface_tf.face.spherenet import forward_flops, spherenet
 
 RESULTS = {}
 
@@ -53,8 +52,8 @@ def spread(values, digits=1):
 
 def synthetic_cache(path, n, classes, seed=0):
     """A decoded cache of `n` random faces (written directly: decoding JPEGs is not what is measured here)."""
-    from sphereface_tf.facedata.cache import FACE_SHAPE, IMAGES, LABELS, write_manifest
-    from sphereface_tf.facedata.sources import write_label_map
+    from sphereface_tf.face.data.cache import FACE_SHAPE, IMAGES, LABELS, write_manifest
+    from sphereface_tf.face.data.sources import write_label_map
 
     os.makedirs(path, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -70,7 +69,7 @@ def synthetic_cache(path, n, classes, seed=0):
 
 
 def bench_input(cache, batch, seconds):
-    from sphereface_tf.facedata import CacheBatches
+    from sphereface_tf.face.data import CacheBatches
 
     out = {}
     for workers in sorted({1, os.cpu_count() or 1}):

@@ -13,18 +13,17 @@ repeats), so the printed ratios compare like with like:
 import argparse
 import os
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from sphereface_tf import SoftmaxHead  # noqa: E402
-from sphereface_tf.models import attach_head, mnist_cnn  # noqa: E402
+from sphereface_tf import SoftmaxHead
+from sphereface_tf.head import attach_head
+from sphereface_tf.mnist.model import mnist_cnn
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from sphereface_tf.angles import class_angles
 from sphereface_tf.margin import annealed_lambda, psi
 from sphereface_tf.precise import float32_matmul
-from sphereface_tf.stats import unit_rows
 
 VARIANTS = ("original", "modified", "angular")
 _HALF_DTYPES = ("float16", "bfloat16")
@@ -42,11 +42,11 @@ def _is_symbolic(x):
         return True
     backend = keras.config.backend()
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: TensorFlow is optional (JAX backend)
 
         return not tf.executing_eagerly() or tf.is_symbolic_tensor(x)
     if backend == "jax":
-        import jax
+        import jax  # deferred: JAX is optional (TensorFlow backend)
 
         return isinstance(x, jax.core.Tracer)
     return False
@@ -283,21 +283,6 @@ class SoftmaxHead(keras.layers.Layer):
             bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
         )
         return config
-
-
-def class_angles(features, weights):
-    """Angles θ_ij ∈ [0, π] between features (N, D) and class weights (D, C).
-
-    Computed in float64 NumPy (for plots and statistics, not for training).
-    Zero vectors get θ = π/2 against everything.
-    """
-    f = np.asarray(features, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    if f.ndim != 2 or w.ndim != 2 or f.shape[1] != w.shape[0]:
-        raise ValueError(
-            f"class_angles expects features (N, D) and weights (D, C); got {f.shape} and {w.shape}."
-        )
-    return np.arccos(np.clip(unit_rows(f) @ unit_rows(w.T).T, -1.0, 1.0))
 
 
 @keras.saving.register_keras_serializable(package="sphereface_tf")

@@ -59,8 +59,8 @@ def float32_matmul(x, w):
     if not FULL_FLOAT32 or keras.backend.standardize_dtype(x.dtype) != "float32":
         return _matmul(x, w)
     if keras.config.backend() == "jax":
-        import jax
-        import jax.numpy as jnp
+        import jax  # deferred: JAX is optional (TensorFlow backend)
+        import jax.numpy as jnp  # deferred: JAX is optional (TensorFlow backend)
 
         return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
     return _split_matmul_with_split_gradient(x, w)

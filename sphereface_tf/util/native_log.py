@@ -4,10 +4,13 @@ TensorFlow 2.21 prints absl lines at start-up ("I0000 … oneDNN custom operatio
 on", "… could not find cuda drivers", the CPU-feature notice) and, from tf.data, a
 harmless "E0000 … NodeDef mentions attribute use_unbounded_threadpool …" that reads
 like a failure. No log-level variable silences them (absl logs before TensorFlow reads
-TF_CPP_MIN_LOG_LEVEL). Our command-line tools set SPHEREFACE_TF_QUIET_NATIVE_LOGS=1,
-and `import sphereface_tf` then routes fd 2 through a small filter process that drops
-exactly these lines and passes everything else through — tracebacks, warnings, real
-errors. A separate process, not a thread: if this process crashes, the filter still
+TF_CPP_MIN_LOG_LEVEL). Our command-line scripts set SPHEREFACE_TF_QUIET_NATIVE_LOGS=1
+and the command-line runner (`sphereface_tf.util.cli.main`) then routes fd 2 through a
+small filter process that drops exactly these lines and passes everything else
+through — tracebacks, warnings, real errors. Most of the lines come while TensorFlow is
+imported, so a script asks for the filter before it imports the package: the package's
+`__init__` calls `start_if_requested()`, which does nothing at all unless the variable
+is 1 (a library user's `import sphereface_tf` starts no process). A separate process, not a thread: if this process crashes, the filter still
 delivers every line written before the crash, then ends. Set the variable to 0 to see
 the raw output. This module imports nothing heavy (it runs before Keras is imported).
 """
@@ -65,5 +68,7 @@ def filter_native_stderr(pattern=NATIVE_NOISE):
     atexit.register(restore)
 
 
-if os.environ.get("SPHEREFACE_TF_QUIET_NATIVE_LOGS") == "1":
-    filter_native_stderr()
+def start_if_requested():
+    """Start the filter when SPHEREFACE_TF_QUIET_NATIVE_LOGS=1 (set by our scripts); otherwise do nothing."""
+    if os.environ.get("SPHEREFACE_TF_QUIET_NATIVE_LOGS") == "1":
+        filter_native_stderr()

@@ -1,0 +1,198 @@
+"""The MNIST demo run: train 2-D or 3-D embeddings with the SphereFace softmax variants and draw them.
+
+`run_demo(args)` is what `python mnist_demo/run.py` does after parsing its options
+(sphereface_tf.commands.mnist_demo); the options are documented there.
+"""
+
+import datetime
+import os
+import platform
+import shutil
+import sys
+import time
+import warnings
+import webbrowser
+
+import keras
+import numpy as np
+
+from sphereface_tf._version import __version__
+from sphereface_tf.head import LambdaLogger, attach_head
+from sphereface_tf.layers import SoftmaxHead
+from sphereface_tf.mnist.data import load_digits
+from sphereface_tf.mnist.model import mnist_cnn
+from sphereface_tf.training.callbacks import EpochTimer
+from sphereface_tf.util.errors import check_output_dir
+from sphereface_tf.util.faults import fault_point
+from sphereface_tf.util.files import atomic_write, save_figure, write_json
+from sphereface_tf.viz.plots import plot_angle_histograms, plot_comparison, plot_embedding, plot_history, sphere_figure
+from sphereface_tf.viz.projector import write_projector
+from sphereface_tf.viz.stats import angle_statistics
+
+
+def lambda_schedule(total_steps, lambda_min, floor_at, base=1000.0):
+    """Head kwargs of the official annealing, with γ chosen to reach the floor at floor_at·total_steps."""
+    floor_step = max(1.0, floor_at * total_steps)
+    gamma = (base / lambda_min - 1.0) / floor_step
+    return dict(lambda_base=base, lambda_gamma=gamma, lambda_power=1.0, lambda_min=lambda_min)
+
+
+def new_run_dir(parent, name):
+    """A fresh final path and the hidden partial folder to build it in."""
+    os.makedirs(parent, exist_ok=True)
+    final = os.path.join(parent, name)
+    suffix = 1
+    while os.path.exists(final):
+        suffix += 1
+        final = os.path.join(parent, f"{name}-{suffix}")
+    partial = os.path.join(parent, f".partial-{os.path.basename(final)}")
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    return final, partial
+
+
+def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels):
+    keras.utils.set_random_seed(args.seed)
+    out = os.path.join(run_dir, variant)
+    os.makedirs(out)
+    total_steps = steps_per_epoch * epochs
+    head_kwargs = dict(m=args.m, **lambda_schedule(total_steps, args.lambda_min, args.lambda_floor_at)) if variant == "angular" else {}
+    backbone = mnist_cnn(args.dim, widths=(16, 32, 64))
+    head = SoftmaxHead(data.num_classes, variant=variant, name="softmax_head", **head_kwargs)
+    shift = augment_pixels / data.x_train.shape[1]
+    augment = [keras.layers.RandomTranslation(shift, shift, fill_mode="constant", seed=args.seed, name="random_shift")] if augment_pixels else None
+    train_model, inference_model = attach_head(backbone, head, name=f"mnist_{variant}", augment=augment)
+    train_model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(args.learning_rate, total_steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    x_train, x_test = data.x_train[..., None] / np.float32(255), data.x_test[..., None] / np.float32(255)
+    print(f"\n[{variant}] {epochs} epochs × {steps_per_epoch} steps, {'m=%d, λ %s' % (args.m, head_kwargs) if variant == 'angular' else ''}")
+    timer = EpochTimer()
+    history = train_model.fit(
+        [x_train, data.y_train], data.y_train,
+        validation_data=([x_test, data.y_test], data.y_test),
+        batch_size=args.batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch if args.max_steps else None,
+        verbose=1 if sys.stdout.isatty() else 2, shuffle=True,
+        callbacks=[timer, LambdaLogger(), keras.callbacks.TensorBoard(os.path.join(out, "logs"))],
+    ).history
+
+    features = backbone.predict(x_test, batch_size=256, verbose=0)
+    logits = inference_model.predict(x_test, batch_size=256, verbose=0)
+    accuracy = float(np.mean(np.argmax(logits, 1) == data.y_test))
+    weights = keras.ops.convert_to_numpy(head.kernel)
+    stats = angle_statistics(features, data.y_test, data.num_classes)
+    subtitle = f"test accuracy {accuracy:.4f}"
+
+    fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
+    save_figure(fig, os.path.join(out, "features.png"))
+    if args.dim == 3:
+        html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
+        with atomic_write(os.path.join(out, "sphere.html"), "w") as handle:
+            handle.write(html.to_html(include_plotlyjs=True, full_html=True))
+    train_model.save(os.path.join(out, "model.keras"))
+    backbone.save(os.path.join(out, "embedding.keras"))
+    write_projector(
+        os.path.join(out, "logs", "projector"), features,
+        {"label": [data.class_names[y] for y in data.y_test], "predicted": [data.class_names[p] for p in np.argmax(logits, 1)]},
+        images=data.x_test,
+    )
+    print(f"[{variant}] test accuracy {accuracy:.4f}; angles: max intra {stats['overall']['max_intra']}°, "
+          f"min inter {stats['overall']['min_inter']}°, mean intra {stats['overall']['mean_intra']}°, "
+          f"mean inter {stats['overall']['mean_inter']}°")
+    return dict(
+        test_accuracy=accuracy,
+        epochs=epochs, steps_per_epoch=steps_per_epoch, augment_pixels=augment_pixels,
+        seconds_per_epoch=timer.epoch_seconds,
+        head=head.get_config(),
+        final_lambda=head.current_lambda(),
+        angles=stats,
+        history={k: [float(v) for v in vals] for k, vals in history.items()},
+    ), (features, data.y_test, weights, subtitle)
+
+
+def comparison_table(results, dataset_source):
+    lines = [
+        f"Test accuracy and angular statistics of the test features ({dataset_source}).",
+        "",
+        "| softmax | test accuracy | mean intra-class angle | mean inter-class angle | max intra-class angle | min inter-class angle | classes with max intra < min inter |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        o = r["angles"]["overall"]
+        lines.append(
+            f"| {name} | {r['test_accuracy']:.4f} | {o['mean_intra']:.1f}° | {o['mean_inter']:.1f}° | "
+            f"{o['max_intra']:.1f}° | {o['min_inter']:.1f}° | {o['classes_separated']}/{len(r['angles']['per_class'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(args):
+    """Train the variants `args.loss` names, draw them and write the run folder; returns its path.
+
+    `args` holds the options of `mnist_demo/run.py` (see `sphereface_tf.commands.mnist_demo`).
+    """
+    check_output_dir(args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_digits(args.dataset, args.data, seed=args.seed)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf  # deferred: TensorFlow is optional (JAX backend)
+
+        tf.config.experimental.enable_op_determinism()
+    small = len(data.y_train) < 10000
+    epochs = args.epochs or (30 if small else 8)
+    augment_pixels = args.augment if args.augment is not None else (2 if small else 0)
+    steps_per_epoch = int(np.ceil(len(data.y_train) / args.batch_size))
+    if args.max_steps:
+        steps_per_epoch = min(steps_per_epoch, args.max_steps)
+    variants = ["original", "modified", "angular"] if args.loss == "all" else [args.loss]
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    final_dir, run_dir = new_run_dir(args.out, f"{args.dataset}-{args.loss}-{args.dim}d-{stamp}")
+    print(f"data: {data.source}: {len(data.y_train)} train / {len(data.y_test)} test images")
+    started = time.time()
+    try:
+        results, drawings = {}, {}
+        for variant in variants:
+            results[variant], drawings[variant] = train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels)
+            fault_point("demo")
+        save_figure(plot_history({v: r["history"] for v, r in results.items()}), os.path.join(run_dir, "curves.png"))
+        save_figure(plot_angle_histograms({v: r["angles"]["histogram"] for v, r in results.items()}), os.path.join(run_dir, "angles.png"))
+        if len(variants) > 1:
+            save_figure(plot_comparison(drawings, data.class_names), os.path.join(run_dir, "comparison.png"))
+            with atomic_write(os.path.join(run_dir, "comparison.md"), "w") as handle:
+                handle.write(comparison_table(results, data.source))
+        write_json(os.path.join(run_dir, "metrics.json"), dict(
+            data_source=data.source, train_size=int(len(data.y_train)), test_size=int(len(data.y_test)),
+            arguments=vars(args), seconds_total=round(time.time() - started, 1),
+            versions=dict(sphereface_tf=__version__, keras=keras.__version__,
+                          numpy=np.__version__, python=platform.python_version(), backend=keras.config.backend()),
+            variants=results,
+        ))
+    except BaseException:
+        print(f"\nrun interrupted; its partial outputs are in {run_dir}", file=sys.stderr)
+        raise
+    os.rename(run_dir, final_dir)  # atomic: the run folder appears complete or not at all
+    print(f"\nDone in {time.time() - started:.0f} s. Outputs in {final_dir}:")
+    for root, _, files in sorted(os.walk(final_dir)):
+        if "logs" in os.path.relpath(root, final_dir).split(os.sep):
+            continue
+        for name in sorted(files):
+            print("  " + os.path.relpath(os.path.join(root, name), final_dir))
+    print(f"  <variant>/logs: tensorboard --logdir {final_dir}  (Scalars and Projector tabs)")
+    if args.show:
+        for variant in variants:
+            target = os.path.join(final_dir, variant, "sphere.html" if args.dim == 3 else "features.png")
+            webbrowser.open("file://" + target)
+    print(f"\nResults ({data.source.split(':')[0]}, {len(data.y_test)} test images, {args.dim}-D features):")
+    for variant, r in results.items():
+        o = r["angles"]["overall"]
+        print(f"  {variant:8s} test accuracy {r['test_accuracy']:.4f}, mean intra-class angle {o['mean_intra']:.1f}°, "
+              f"mean inter-class angle {o['mean_inter']:.1f}°")
+    picture = "comparison.png" if len(variants) > 1 else os.path.join(variants[0], "features.png")
+    print(f"  picture: {os.path.join(final_dir, picture)}")
+    return final_dir

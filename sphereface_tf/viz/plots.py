@@ -1,0 +1,319 @@
+"""Figures. Every function takes arrays and returns a figure; nothing here trains."""
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+from sphereface_tf.margin import psi  # noqa: E402
+from sphereface_tf.angles import unit_rows  # noqa: E402
+
+
+def plot_psi(margins=(1, 2, 3, 4), num=721):
+    """ψ(θ) of A-Softmax for each m over θ ∈ [0, π], with cos θ for reference."""
+    theta = np.linspace(0.0, np.pi, num)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(margins)))
+    for m, color in zip(margins, colors):
+        values = np.asarray(ops.convert_to_numpy(psi(ops.convert_to_tensor(np.cos(theta)), m)))
+        label = "m = 1  (cos θ: modified softmax)" if m == 1 else f"m = {m}"
+        ax.plot(np.degrees(theta), values, color=color, lw=2, label=label)
+        for k in range(1, m):
+            ax.plot(np.degrees(k * np.pi / m), 1 - 2 * k, "o", color=color, ms=3.5)
+    ax.set_xlabel("θ (degrees) between feature and target class weight")
+    ax.set_ylabel("ψ(θ) = (−1)ᵏ cos(mθ) − 2k")
+    ax.set_xticks(np.arange(0, 181, 30))
+    ax.set_xlim(0, 180)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    ax.set_title("A-Softmax target function; dots: piece boundaries θ = kπ/m")
+    return fig
+
+
+# --------------------------------------------------------------- embeddings
+def class_colors(num_classes):
+    cmap = plt.get_cmap("tab10" if num_classes <= 10 else "tab20")
+    return [cmap(i % cmap.N) for i in range(num_classes)]
+
+
+def _check_embedding(features, labels, weights, class_names, dim):
+    """Validated arrays, the number of classes and their display names."""
+    features, labels = np.asarray(features), np.asarray(labels).astype(int)
+    weights = None if weights is None else np.asarray(weights)
+    if features.ndim != 2 or features.shape[1] != dim:
+        raise ValueError(f"expected ({dim})-D features of shape (N, {dim}), got {features.shape}")
+    if len(labels) != len(features):
+        raise ValueError(f"{len(labels)} labels for {len(features)} features")
+    if weights is not None and weights.shape[0] != dim:
+        raise ValueError(f"class weights must have shape ({dim}, C), got {weights.shape}")
+    num_classes = int(max(labels.max() + 1, 0 if weights is None else weights.shape[1]))
+    names = class_names or [str(c) for c in range(num_classes)]
+    return features, labels, weights, num_classes, names
+
+
+def plot_features_2d(features, labels, weights=None, class_names=None, title=None, axes=None):
+    """2-D features: raw (left) and normalised onto the unit circle (right).
+
+    Class weight directions W_j are drawn as lines from the origin in the class
+    colour. Returns the figure (a new one unless `axes`, a pair, is given).
+    """
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 2)
+    colors = class_colors(num_classes)
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
+    fig = axes[0].figure
+    raw_ax, circle_ax = axes
+    unit = unit_rows(features)
+    # radial jitter on the circle so the density of each class stays visible
+    jitter = 1.0 + np.random.default_rng(0).uniform(-0.06, 0.06, len(unit))[:, None]
+    extent = np.percentile(np.abs(features), 99.5) * 1.1 or 1.0
+    size = max(1.0, min(8.0, 4000.0 / len(features)))
+    for c in range(num_classes):
+        members = labels == c
+        raw_ax.scatter(*features[members].T, s=size, color=colors[c], alpha=0.6, lw=0, label=names[c], rasterized=True)
+        circle_ax.scatter(*(unit[members] * jitter[members]).T, s=size, color=colors[c], alpha=0.5, lw=0, rasterized=True)
+    circle_ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.6", lw=0.8))
+    if weights is not None:
+        w_unit = unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            for ax, length in ((raw_ax, extent), (circle_ax, 1.25)):
+                ax.plot([0, w_unit[c, 0] * length], [0, w_unit[c, 1] * length], color=colors[c], lw=1.6,
+                        path_effects=_outline())
+            circle_ax.text(*(w_unit[c] * 1.36), names[c], color=colors[c], ha="center", va="center",
+                           fontsize=8, fontweight="bold", path_effects=_outline())
+    raw_ax.set_xlim(-extent, extent)
+    raw_ax.set_ylim(-extent, extent)
+    circle_ax.set_xlim(-1.5, 1.5)
+    circle_ax.set_ylim(-1.5, 1.5)
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.6, zorder=0)
+    raw_ax.set_title("features x (lines: class weights $W_j$)", fontsize=10)
+    circle_ax.set_title("angles: x / ‖x‖ on the unit circle", fontsize=10)
+    circle_ax.set_xticks([])
+    circle_ax.set_yticks([])
+    _uniform_markers(raw_ax.legend(fontsize=7, frameon=False, loc="upper left", ncols=2), size=16)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _outline():
+
+    return [patheffects.withStroke(linewidth=2.6, foreground="white")]
+
+
+SPHERE_VIEW = (22, 35)  # default camera (elevation, azimuth) in degrees
+
+
+def opposite_view(elev, azim):
+    """The camera angles that look at the sphere from exactly the other side."""
+    return -elev, (azim + 180) % 360
+
+
+def _front_and_back(elev, azim):
+    return (elev, azim), opposite_view(elev, azim)
+
+
+def plot_sphere(features, labels, weights=None, class_names=None, title=None, ax=None, elev=SPHERE_VIEW[0], azim=SPHERE_VIEW[1], legend=True):
+    """3-D features normalised onto the unit sphere (static matplotlib views).
+
+    Without `ax`, a new figure shows the sphere from two opposite sides —
+    (elev, azim) and `opposite_view(elev, azim)` — so that every feature and
+    class weight is drawn strongly in exactly one of them (a single view hides
+    half the sphere). With `ax` (one 3-D axes), one view is drawn into it.
+    `legend=False` leaves the legend to the caller (e.g. one for several spheres).
+    """
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
+    if ax is not None:
+        _draw_sphere(ax, features, labels, weights, names, elev, azim)
+        if legend:
+            _uniform_markers(ax.legend(fontsize=8, frameon=False, loc="lower left", ncols=2,
+                                       title=SPHERE_LEGEND_TITLE, title_fontsize=7))
+        if title:
+            ax.set_title(title, fontsize=10)
+        return ax.figure
+    fig = plt.figure(figsize=(11.5, 5.6), constrained_layout=True)
+    for k, (el, az) in enumerate(_front_and_back(elev, azim)):
+        view_ax = fig.add_subplot(1, 2, k + 1, projection="3d")
+        _draw_sphere(view_ax, features, labels, weights, names, el, az)
+        view_ax.set_title(SIDE_TITLES[k], fontsize=10)
+    if legend:
+        _shared_class_legend(fig, view_ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+SIDE_TITLES = ("front", "back (the other hemisphere)")
+SPHERE_LEGEND_TITLE = "faint: far side; dotted: W behind"
+
+
+def _shared_class_legend(fig, ax):
+    """One legend of the classes under all sphere views (their handles are the same)."""
+    handles, labels = ax.get_legend_handles_labels()
+    legend = fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9,
+                        frameon=False, title=SPHERE_LEGEND_TITLE, title_fontsize=8)
+    _uniform_markers(legend)
+
+
+def _uniform_markers(legend, size=30):
+    """Legend dots of one readable size, however small the scatter points (they shrink with N)."""
+    for handle in legend.legend_handles:
+        handle.set_sizes([size])
+
+
+def _draw_sphere(ax, features, labels, weights, names, elev, azim):
+    """One view of the unit sphere into a 3-D axes; the near hemisphere strong, the far one faint."""
+    colors = class_colors(len(names))
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 37), np.linspace(0, np.pi, 19))
+    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.86", lw=0.35)
+    unit = unit_rows(features)
+    size = max(1.5, min(9.0, 5000.0 / len(features)))
+    el, az = np.radians(elev), np.radians(azim)
+    toward_viewer = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    front = unit @ toward_viewer >= 0
+    for c in range(len(names)):
+        members = labels == c
+        ax.scatter(*unit[members & ~front].T, s=size * 0.6, color=colors[c], alpha=0.18, lw=0, depthshade=False)
+        ax.scatter(*unit[members & front].T, s=size, color=colors[c], alpha=0.9, lw=0, label=names[c], depthshade=False)
+    if weights is not None:
+        w_unit = unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            faint = w_unit[c] @ toward_viewer < 0
+            ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.2]).T, color=colors[c], lw=1.4 if faint else 2.4,
+                    alpha=0.45 if faint else 1.0, linestyle=":" if faint else "-")
+            ax.text(*(w_unit[c] * 1.3), names[c], color=colors[c], fontsize=9, fontweight="bold",
+                    alpha=0.5 if faint else 1.0, path_effects=_outline())
+    ax.set_box_aspect((1, 1, 1), zoom=1.12)  # 3-D axes leave wide margins; the sphere may fill them
+    ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
+    ax.set_axis_off()
+    ax.view_init(elev=elev, azim=azim)
+
+
+def sphere_figure(features, labels, weights=None, class_names=None, title=None):
+    """Interactive plotly figure of 3-D features on the unit sphere.
+
+    Traces: one per class (points), one per class weight (a line from the
+    origin, toggled together with its class through the legend group), and the
+    translucent sphere: 2·C + 1 traces with weights, C + 1 without.
+    """
+    import plotly.graph_objects as go  # deferred: plotly is heavy and only the interactive sphere needs it
+
+    features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 3)
+    hex_colors = [matplotlib.colors.to_hex(c) for c in class_colors(num_classes)]
+    unit = unit_rows(features)
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 48), np.linspace(0, np.pi, 24))
+    traces = [
+        go.Surface(
+            x=np.cos(u) * np.sin(v) * 0.99, y=np.sin(u) * np.sin(v) * 0.99, z=np.cos(v) * 0.99,
+            opacity=0.12, showscale=False, colorscale=[[0, "#888"], [1, "#888"]], hoverinfo="skip", name="unit sphere",
+        )
+    ]
+    for c in range(num_classes):
+        members = labels == c
+        traces.append(go.Scatter3d(
+            x=unit[members, 0], y=unit[members, 1], z=unit[members, 2], mode="markers",
+            marker=dict(size=2, color=hex_colors[c], opacity=0.8), name=names[c], legendgroup=str(c),
+        ))
+    if weights is not None:
+        w_unit = unit_rows(weights.T)
+        for c in range(weights.shape[1]):
+            tip = w_unit[c] * 1.3
+            traces.append(go.Scatter3d(
+                x=[0, tip[0]], y=[0, tip[1]], z=[0, tip[2]], mode="lines+text", text=["", names[c]],
+                line=dict(color=hex_colors[c], width=6), name=f"W {names[c]}", legendgroup=str(c), showlegend=False,
+            ))
+    fig = go.Figure(traces)
+    axis = dict(range=[-1.35, 1.35], showbackground=False, showticklabels=False, title="")
+    fig.update_layout(
+        title=title, scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="cube"),
+        legend=dict(itemsizing="constant", title="class (click to toggle)"),
+        margin=dict(l=0, r=0, t=40 if title else 0, b=0), template="plotly_white",
+    )
+    return fig
+
+
+def plot_embedding(features, labels, weights=None, class_names=None, title=None):
+    """`plot_features_2d` or `plot_sphere`, by the feature dimension."""
+    dim = np.asarray(features).shape[1]
+    if dim == 2:
+        return plot_features_2d(features, labels, weights, class_names, title)
+    if dim == 3:
+        return plot_sphere(features, labels, weights, class_names, title)
+    raise ValueError(f"can only draw 2-D or 3-D features, got dimension {dim}")
+
+
+def plot_comparison(results, class_names=None):
+    """Feature plots of several variants side by side.
+
+    `results`: dict variant → (features, labels, weights, subtitle), one
+    column per variant. 2-D: raw features above, the unit circle below. 3-D:
+    the sphere's front above, its back (the opposite view) below.
+    """
+    items = list(results.items())
+    dim = np.asarray(items[0][1][0]).shape[1]
+    n = len(items)
+    if dim == 2:
+        fig, axes = plt.subplots(2, n, figsize=(5.0 * n, 10), constrained_layout=True, squeeze=False)
+        for k, (name, (f, y, w, subtitle)) in enumerate(items):
+            plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]))
+            axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
+    else:
+        fig = plt.figure(figsize=(5.2 * n, 10.0), constrained_layout=True)
+        views = _front_and_back(*SPHERE_VIEW)
+        for k, (name, (f, y, w, subtitle)) in enumerate(items):
+            for row, (elev, azim) in enumerate(views):
+                ax = fig.add_subplot(2, n, row * n + k + 1, projection="3d")
+                title = f"{name}: {subtitle}\n{SIDE_TITLES[row]}" if row == 0 else SIDE_TITLES[row]
+                plot_sphere(f, y, w, class_names, title=title, ax=ax, elev=elev, azim=azim, legend=False)
+        _shared_class_legend(fig, ax)
+    return fig
+
+
+# ------------------------------------------------------------------ training
+def plot_history(histories):
+    """Accuracy and loss per epoch; `histories`: dict name → Keras history dict.
+
+    Solid lines: training; dashed: test (`val_` keys).
+    """
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    colors = plt.get_cmap("Dark2")(np.arange(len(histories)))
+    for color, (name, history) in zip(colors, histories.items()):
+        for key, ax in (("accuracy", acc_ax), ("loss", loss_ax)):
+            for prefix, style, part in (("", "-", "train"), ("val_", "--", "test")):
+                values = history.get(prefix + key)
+                if values:
+                    epochs = np.arange(1, len(values) + 1)
+                    ax.plot(epochs, values, style, color=color, lw=1.8, marker="o", ms=2.5, label=f"{name} {part}")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy (test: margin-free logits)")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss (train: with the margin)")
+    loss_ax.set_yscale("log")
+    for ax in (acc_ax, loss_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def plot_angle_histograms(histograms):
+    """Intra- vs inter-class angle distributions; `histograms`: name → stats['histogram']."""
+    n = len(histograms)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 3.6), constrained_layout=True, squeeze=False, sharey=True)
+    for ax, (name, h) in zip(axes[0], histograms.items()):
+        edges = np.asarray(h["bin_edges"])
+        for key, color, label in (("intra", "tab:blue", "same class"), ("inter", "tab:red", "different classes")):
+            counts = np.asarray(h[key], dtype=float)
+            density = counts / max(counts.sum(), 1.0) / np.diff(edges)
+            ax.stairs(density, edges, fill=True, alpha=0.35, color=color)
+            ax.stairs(density, edges, color=color, lw=1.2, label=label)
+        ax.set(title=name, xlabel="angle between test features (degrees)", xlim=(0, 180))
+        ax.set_xticks(np.arange(0, 181, 30))
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("density")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    return fig
