@@ -22,6 +22,19 @@ def plot_roc(fpr, tpr, auc=None, title="ROC"):
     return fig
 
 
+def plot_roc_curves(curves, title="ROC"):
+    """Several ROC curves on one log-FAR axis: `curves` maps a name to (fpr, tpr, auc)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.6), constrained_layout=True)
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(np.maximum(np.asarray(fpr), 1e-5), tpr, lw=2, label=f"{name} (AUC {auc:.4f})")
+    ax.set(xscale="log", xlim=(1e-3, 1), ylim=(0, 1.01), xlabel="false accept rate", ylabel="true accept rate", title=title)
+    for far in (1e-3, 1e-2):
+        ax.axvline(far, color="0.7", lw=0.8, ls="--")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(frameon=False, loc="lower right")
+    return fig
+
+
 def plot_score_histogram(scores, same, thresholds=None):
     """Cosine similarity of matched vs mismatched pairs, with the chosen thresholds."""
     scores, same = np.asarray(scores), np.asarray(same, bool)

@@ -51,10 +51,12 @@ def make_identity_folders(root, identities=6, per_identity=8, seed=0, size=(112,
     return layout
 
 
-def make_lfw(root, people=12, per_person=4, seed=100, folds=2, per_class=6, nuisance=0.0):
+def make_lfw(root, people=12, per_person=4, seed=100, folds=2, per_class=6, nuisance=0.0, disjoint=False):
     """LFW layout (Name/Name_0001.jpg) of synthetic people, and an LFW-format pairs file.
 
-    Returns the pairs file path. Identities use seeds disjoint from training ones.
+    Returns the pairs file path. Identities use seeds disjoint from training ones. With
+    `disjoint=True` the people are dealt out to the folds and each fold's pairs name only
+    its own people, as in LFW's View 2 (identity-disjoint folds).
     """
 
     names = [f"Person_{k:02d}" for k in range(people)]
@@ -67,21 +69,24 @@ def make_lfw(root, people=12, per_person=4, seed=100, folds=2, per_class=6, nuis
     rng = np.random.default_rng(seed)
     lines, used = [f"{folds}\t{per_class}"], set()
 
-    def draw(matched):  # a pair not drawn before (LFW lists each pair once)
+    def draw(matched, members):  # a pair not drawn before (LFW lists each pair once)
         while True:
             if matched:
-                name = names[rng.integers(people)]
+                name = names[members[rng.integers(len(members))]]
                 i, j = sorted(rng.choice(np.arange(1, per_person + 1), 2, replace=False).tolist())
                 line = f"{name}\t{i}\t{j}"
             else:
-                a, b = sorted(rng.choice(people, 2, replace=False).tolist())
+                a, b = sorted(rng.choice(members, 2, replace=False).tolist())
                 line = f"{names[a]}\t{rng.integers(1, per_person + 1)}\t{names[b]}\t{rng.integers(1, per_person + 1)}"
             if line not in used:
                 used.add(line)
                 return line
 
-    for _ in range(folds):
-        lines += [draw(True) for _ in range(per_class)] + [draw(False) for _ in range(per_class)]
+    for fold in range(folds):
+        members = np.arange(fold, people, folds) if disjoint else np.arange(people)
+        if len(members) < 2:
+            raise ValueError(f"{people} people cannot fill {folds} identity-disjoint folds of at least 2 people")
+        lines += [draw(True, members) for _ in range(per_class)] + [draw(False, members) for _ in range(per_class)]
     path = os.path.join(root, "pairs.txt")
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -88,6 +88,14 @@ SCHEMA = Schema(
 )
 
 
+def precision_and_xla(settings):
+    """The dtype policy and XLA choice that "auto" means here: bf16 on Ampere+ GPUs, XLA on JAX or with a GPU."""
+    precision = auto_precision() if settings["precision"] == "auto" else settings["precision"]
+    # JAX always compiles with XLA; TensorFlow's XLA pays off on GPUs (on CPUs it is slower)
+    xla = (keras.config.backend() == "jax" or bool(local_accelerators())) if settings["xla"] == "auto" else settings["xla"] == "true"
+    return precision, xla
+
+
 def head_arguments(settings):
     """`SoftmaxHead` keyword arguments of the settings' variant."""
     if settings["variant"] != "angular":
@@ -158,9 +166,7 @@ def train(settings, resume=False, test_hooks=(), verbose=None):
     settings = SCHEMA.validate(dict(SCHEMA.defaults(), **settings))
     backend = keras.config.backend()
     plan = data_parallel(settings["distribute"])  # first: multi-process JAX must start before any device is touched
-    precision = auto_precision() if settings["precision"] == "auto" else settings["precision"]
-    # JAX always compiles with XLA; TensorFlow's XLA pays off on GPUs (on CPUs it is slower)
-    xla = (backend == "jax" or bool(local_accelerators())) if settings["xla"] == "auto" else settings["xla"] == "true"
+    precision, xla = precision_and_xla(settings)
     out = settings["out"]
     backup_dir = os.path.join(out, "backup")
     check_output_dir(out)

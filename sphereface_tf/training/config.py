@@ -176,10 +176,12 @@ class Schema:
                 raise ConfigError(f"{where}: {problem}")
         return settings
 
-    def add_arguments(self, parser, defaults=None):
-        """One flag per option, typed and checked by the option, with its default shown."""
+    def add_arguments(self, parser, defaults=None, exclude=()):
+        """One flag per option (but those in `exclude`), typed and checked by the option, with its default shown."""
         defaults = defaults or self.defaults()
         for option in self:
+            if option.name in exclude:
+                continue
             def convert(text, option=option):
                 try:
                     return option.convert(text)
@@ -195,11 +197,12 @@ class Schema:
                 kwargs["metavar"] = "{" + ",".join(map(str, option.choices)) + "}"
             parser.add_argument(option.flag, **kwargs)
 
-    def parse(self, argv=None, parser=None):
+    def parse(self, argv=None, parser=None, exclude=()):
         """Read `--config FILE` (TOML) if given, then the flags over it; returns an argparse Namespace.
 
         `parser` (an ArgumentParser with the tool's other flags) gets `--config` and one
-        flag per option. Cross-option problems are argparse errors (exit status 2).
+        flag per option not in `exclude` (those keep their config or default value).
+        Cross-option problems are argparse errors (exit status 2).
         """
         pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--config")
@@ -209,8 +212,11 @@ class Schema:
             settings.update(self.read_toml(known.config))
         parser = parser or argparse.ArgumentParser()
         parser.add_argument("--config", help="TOML file of settings (keys as the flags below, with underscores); flags override it")
-        self.add_arguments(parser, settings)
+        self.add_arguments(parser, settings, exclude)
         args = parser.parse_args(argv)
+        for name in exclude:
+            if not hasattr(args, name):
+                setattr(args, name, settings[name])
         for check in self.checks:
             problem = check(vars(args))
             if problem:

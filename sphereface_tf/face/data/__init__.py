@@ -15,7 +15,7 @@ import os
 
 from sphereface_tf.face.align import read_landmarks
 from sphereface_tf.util.errors import check_output_dir
-from sphereface_tf.face.data.cache import CacheBatches, FaceCache, is_cache, write_cache
+from sphereface_tf.face.data.cache import CacheBatches, FaceArrays, FaceCache, is_cache, write_cache
 from sphereface_tf.face.data.sources import (
     FACE_SHAPE,
     HEIGHT,
@@ -41,7 +41,7 @@ from sphereface_tf.face.data.tfrecords import (
 )
 
 __all__ = [
-    "FACE_SHAPE", "HEIGHT", "IMAGE_EXTENSIONS", "WIDTH", "CacheBatches", "FaceCache", "FaceDataError", "FaceList",
+    "FACE_SHAPE", "HEIGHT", "IMAGE_EXTENSIONS", "WIDTH", "CacheBatches", "FaceArrays", "FaceCache", "FaceDataError", "FaceList",
     "drop_small_identities", "fit_face", "load_folder", "is_cache", "iter_faces", "load_face", "load_faces", "make_dataset",
     "num_classes", "read_list_file", "read_rgb", "scan_identity_folders", "tfrecord_files", "training_input",
     "prepare_faces", "write_cache", "write_tfrecords",

@@ -188,8 +188,23 @@ class FaceCache:
         return len(self.labels)
 
 
+class FaceArrays:
+    """Faces held in memory with the interface of `FaceCache`: `images` (N, 112, 96, 3) uint8, `labels` (N,) int32."""
+
+    def __init__(self, images, labels, num_classes=None):
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.dtype != np.uint8 or images.shape[1:] != FACE_SHAPE or labels.shape != (len(images),):
+            raise FaceDataError(f"faces must be uint8 {FACE_SHAPE} images with one label each; got {images.dtype} "
+                                f"{images.shape} and labels {labels.shape}")
+        self.images, self.labels = images, labels.astype(np.int32)
+        self.num_classes = int(num_classes if num_classes is not None else labels.max() + 1)
+
+    def __len__(self):
+        return len(self.labels)
+
+
 class CacheBatches:
-    """The endless, seeded training stream over a `FaceCache`, in batches of `batch_size` faces.
+    """The endless, seeded training stream over a `FaceCache` (or `FaceArrays`), in batches of `batch_size` faces.
 
     Iterating yields `((images, labels), labels)` NumPy batches (or `(images, labels)`
     with `with_labels_input=False`) from batch `start_batch` on, assembled ahead by
@@ -200,7 +215,7 @@ class CacheBatches:
 
     def __init__(self, cache, batch_size, seed=0, start_batch=0, shard=(0, 1), workers=None, prefetch=None,
                  with_labels_input=True, flip=True):
-        if not isinstance(cache, FaceCache):
+        if isinstance(cache, (str, os.PathLike)):
             cache = FaceCache(cache)
         index, count = shard
         if batch_size % count:

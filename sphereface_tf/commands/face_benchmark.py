@@ -1,0 +1,83 @@
+"""An identity-disjoint LFW benchmark in one command: per fold, train on the other nine folds' people, verify the fold.
+
+  python face/benchmark.py --images data/lfw/aligned --pairs data/lfw/pairs.txt --out runs/lfw \\
+      --config face/configs/sphereface20_lfw.toml --folds 1-5 --variants angular,modified,original
+  python face/benchmark.py ... --variants angular --margins 1,2,3,4          # the margin's effect
+
+For each fold k of --folds, each variant of --variants (and each m of --margins for
+A-Softmax) trains SphereNet with face/train.py's recipe (--config and its flags: steps,
+learning rate, weight decay, λ, …) on every person of the other folds with at least
+--min-images images, then scores fold k's 600 pairs as face/evaluate.py does. Writes
+<out>/<run>/fold<k>.json as each fold ends (a finished fold is not redone when the
+command is run again), and summary.json, table.md (mean ± std over folds: accuracy,
+ROC AUC, TAR@FAR) and roc.png (the runs' mean ROC curves). A fold whose training
+diverges is recorded as diverged, never scored. --images: LFW aligned to 112×96
+(face/prepare.py's alignment: give --landmarks for raw LFW images). Meant for a GPU
+(KERAS_BACKEND=jax); tiny settings run on a CPU.
+"""
+
+import argparse
+
+from sphereface_tf.face.benchmark import run_benchmark
+from sphereface_tf.face.training import SCHEMA
+from sphereface_tf.util import cli
+
+
+def fold_list(text):
+    """"1-5", "1,3,5" or "7" → a sorted list of fold numbers."""
+    folds = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            folds.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected fold numbers like 1-5 or 1,3,5; got {text!r}") from None
+    if not folds or min(folds) < 1:
+        raise argparse.ArgumentTypeError(f"fold numbers start at 1; got {text!r}")
+    return sorted(folds)
+
+
+def name_list(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in SCHEMA["variant"].choices]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected variants among {', '.join(SCHEMA['variant'].choices)}; got {text!r}")
+    return names
+
+
+def margin_list(text):
+    try:
+        margins = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 like 4 or 1,2,3,4; got {text!r}") from None
+    if not margins or min(margins) < 1:
+        raise argparse.ArgumentTypeError(f"margins must be >= 1; got {text!r}")
+    return margins
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="face/benchmark.py", description=__doc__.split("\n\n")[0],
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", required=True, help="LFW image root (Name/Name_0001.jpg), aligned unless --landmarks")
+    parser.add_argument("--pairs", required=True, help="LFW View 2 pairs.txt (10 identity-disjoint folds)")
+    parser.add_argument("--landmarks", help="5-point landmarks to align raw LFW images with")
+    parser.add_argument("--out", required=True, help="output folder (a rerun continues it)")
+    parser.add_argument("--folds", type=fold_list, default=fold_list("1-10"), help="folds to test, e.g. 1-5 (default 1-10)")
+    parser.add_argument("--variants", type=name_list, default=["angular"], help="e.g. angular,modified,original (default angular)")
+    parser.add_argument("--margins", type=margin_list, default=None, help="margins m of the angular runs (default: the config's m)")
+    parser.add_argument("--min-images", type=cli.positive_int, default=2, help="training people need this many images (default 2)")
+    args = SCHEMA.parse(argv, parser, exclude=("data", "out", "variant"))
+    settings = {option.name: getattr(args, option.name) for option in SCHEMA if option.name not in ("data", "out")}
+    margins = args.margins or [args.m]
+    runs = [(v, m) for v in args.variants for m in (margins if v == "angular" else [1])]
+    summary = run_benchmark(args.images, args.pairs, args.out, folds=args.folds, runs=runs, settings=settings,
+                            landmarks=args.landmarks, min_images=args.min_images)
+    with open(f"{args.out}/table.md", encoding="utf-8") as handle:
+        print(handle.read(), end="")
+    return 0 if all(not e["diverged"] for e in summary.values()) else 3
+
+
+def entry():
+    """Console script `sphereface-benchmark`."""
+    return cli.main(main)

@@ -1,0 +1,248 @@
+"""An identity-disjoint LFW benchmark: for each chosen fold, train on the people of the other nine, verify that fold's pairs.
+
+    from sphereface_tf.face.benchmark import run_benchmark
+    run_benchmark("lfw-aligned/", "pairs.txt", "runs/lfw", folds=[1, 2, 3, 4, 5],
+                  runs=[("angular", 4), ("modified", 1), ("original", 1)], settings={...})
+
+LFW View 2 has ten folds of 300 matched and 300 mismatched pairs, and no person is in
+two folds. For fold k the training set is every person of the other nine folds with at
+least `min_images` images (none of fold k's people: checked, and recorded per fold), and
+the test is fold k's 600 pairs, scored as face/evaluate.py scores a one-fold pairs file
+(stratified sub-folds: thresholds are never chosen on the pairs they score).
+
+Every run (variant, m) trains one model per fold with the same recipe (`settings`, the
+keys of face/train.py). The model is built and compiled once per run, with one class
+count for all folds (the largest; labels beyond a fold's people are never targets), and
+reset to the same initial weights for each fold: the compiled step is used again. A
+finished fold is written to `out/<run>/fold<k>.json` at once and not redone after an
+interruption. A fold whose training diverges is recorded as such (the step and the
+settings), never scored. The summary (`summary.json`, `table.md`, `roc.png`) covers the
+folds finished so far.
+"""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from sphereface_tf.face.align import read_landmarks
+from sphereface_tf.face.data import CacheBatches, FaceArrays, FaceDataError, load_faces, scan_identity_folders
+from sphereface_tf.face.embed import compare, embed
+from sphereface_tf.face.plots import plot_roc_curves
+from sphereface_tf.face.protocol import verify
+from sphereface_tf.face.training import SCHEMA, build_face_model, compile_face_model, precision_and_xla
+from sphereface_tf.face.verification import read_pairs
+from sphereface_tf.training.callbacks import EpochTimer, StopOnNonFinite
+from sphereface_tf.util.errors import InputError, TrainingDiverged, check_output_dir
+from sphereface_tf.util.files import RunLock, atomic_write, save_figure, write_json
+
+ROC_POINTS = 200  # points of each fold's ROC kept in its JSON
+
+
+def run_name(variant, m):
+    return f"{variant}-m{m}" if variant == "angular" else variant
+
+
+def fold_people(pairs):
+    """Fold number (1-based) → the set of people its pairs name."""
+    people = {}
+    for pair in pairs:
+        for path in (pair.first, pair.second):
+            people.setdefault(pair.fold + 1, set()).add(path.split("/")[0])
+    return people
+
+
+def split_for_fold(faces, people, fold, min_images=2):
+    """Indices into `faces` of the training faces for `fold` and their labels 0…n−1, with the identity names.
+
+    Training people: those of the other folds with ≥ `min_images` images. Raises
+    `InputError` if any of them is also in `fold` (a pairs file whose folds share people).
+    """
+    test_people = people[fold]
+    train_people = set().union(*(p for k, p in people.items() if k != fold))
+    shared = train_people & test_people
+    if shared:
+        raise InputError(f"fold {fold} shares {len(shared)} people with the other folds (e.g. {sorted(shared)[0]}): "
+                         "not an identity-disjoint split; use LFW's View 2 pairs.txt")
+    names = np.asarray(faces.names)[faces.labels]
+    counts = {name: int(n) for name, n in zip(*np.unique(names, return_counts=True))}
+    keep = sorted(p for p in train_people if counts.get(p, 0) >= min_images)
+    label_of = {name: i for i, name in enumerate(keep)}
+    index = np.flatnonzero([name in label_of for name in names])
+    return index, np.asarray([label_of[n] for n in names[index]], np.int32), keep
+
+
+def load_lfw(images_root, pairs_path, landmarks=None):
+    """All faces under `images_root` (aligned or resized to 112×96) and the pairs; (faces, images, pairs)."""
+    pairs = read_pairs(pairs_path)
+    if isinstance(landmarks, (str, os.PathLike)):
+        landmarks = read_landmarks(landmarks)
+    faces = scan_identity_folders(images_root)
+    missing = sorted(({p.first for p in pairs} | {p.second for p in pairs}) - set(faces.keys))
+    if missing:
+        raise InputError(f"{len(missing)} image(s) named in {pairs_path} are not under --images {images_root}, e.g. "
+                         f"{missing[0]}; --images must be the root of LFW's Name/Name_0001.jpg folders")
+    images, _ = load_faces(faces.paths, faces.keys, landmarks, where=f" under {images_root}")
+    return faces, images, pairs
+
+
+class _Model:
+    """A run's model, compiled once; `reset()` puts back the initial weights and a fresh optimizer state."""
+
+    def __init__(self, settings, classes):
+        keras.utils.set_random_seed(settings["seed"])
+        self.model, self.backbone, self.head = build_face_model(settings, classes)
+        compile_face_model(self.model, settings, xla=precision_and_xla(settings)[1])
+        self.initial = self.model.get_weights()
+        self.built = False
+
+    def reset(self):
+        self.model.set_weights(self.initial)
+        if self.built:
+            for variable in self.model.optimizer.variables:
+                variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+
+
+def train_fold(run, settings, arrays, verbose=0):
+    """Train `run` (a `_Model`) on `arrays` for settings["steps"]; returns (final loss, images/s, seconds)."""
+    run.reset()
+    every = settings["checkpoint_every"]
+    batches = iter(CacheBatches(arrays, settings["batch_size"], seed=settings["seed"]))
+    timer = EpochTimer(images_per_step=settings["batch_size"])
+    guard = StopOnNonFinite(what=f"{settings['variant']} softmax, learning rate {settings['learning_rate']:g}",
+                            hint="lower the learning rate or look at docs/face.md (training that diverges)")
+    started = time.perf_counter()
+    try:
+        history = run.model.fit(batches, epochs=settings["steps"] // every, steps_per_epoch=every, verbose=verbose,
+                                callbacks=[timer, guard], shuffle=False)
+    finally:
+        run.built = True
+    rates = timer.images_per_second[1:] or timer.images_per_second  # the first interval includes compilation
+    return float(history.history["loss"][-1]), float(np.median(rates)) if rates else None, time.perf_counter() - started
+
+
+def fold_scores(backbone, images, pairs, faces, fold, batch_size=256):
+    """Cosine similarities of fold `fold`'s pairs and whether each pair is the same person."""
+    chosen = [p for p in pairs if p.fold + 1 == fold]
+    position = {key: i for i, key in enumerate(faces.keys)}
+    files = sorted({p.first for p in chosen} | {p.second for p in chosen})
+    features = dict(zip(files, embed(backbone, images[[position[f] for f in files]], batch_size=batch_size)))
+    scores = np.array([compare(features[p.first], features[p.second]) for p in chosen])
+    return scores, np.array([p.same for p in chosen])
+
+
+def _curve(fpr, tpr, points=ROC_POINTS):
+    """The ROC at `points` false-accept rates, log-spaced (where verification is judged)."""
+    grid = np.concatenate([[0.0], np.logspace(-4, 0, points - 1)])
+    return dict(fpr=grid.tolist(), tpr=np.interp(grid, fpr, tpr).tolist())
+
+
+def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), runs=(("angular", 4),),
+                  settings=None, landmarks=None, min_images=2, verbose=0):
+    """Train and verify every (variant, m) of `runs` on every fold of `folds`; returns the summary.
+
+    `settings`: face/train.py's keys (data and out are not used). Results go to `out`.
+    """
+    settings = SCHEMA.validate(dict(SCHEMA.defaults(), **(settings or {})), where="benchmark settings")
+    check_output_dir(out)
+    with RunLock(out):
+        faces, images, pairs = load_lfw(images_root, pairs_path, landmarks)
+        people = fold_people(pairs)
+        unknown = sorted(set(folds) - set(people))
+        if unknown:
+            raise InputError(f"--folds {unknown}: {pairs_path} has folds {sorted(people)}")
+        splits = {k: split_for_fold(faces, people, k, min_images) for k in folds}
+        classes = max(len(names) for _, _, names in splits.values())
+        if classes < 2:
+            raise FaceDataError(f"{images_root}: fewer than 2 training identities with ≥ {min_images} images per fold")
+        write_json(os.path.join(out, "benchmark.json"), dict(
+            images=os.fspath(images_root), pairs=os.fspath(pairs_path), folds=list(folds),
+            runs=[run_name(v, m) for v, m in runs], settings=settings, classes=classes, min_images=min_images,
+            backend=keras.config.backend(), keras=keras.__version__))
+        print(f"{len(faces)} faces of {len(faces.names)} people; folds {list(folds)}; {classes} classes (the largest "
+              f"training split); runs {', '.join(run_name(v, m) for v, m in runs)}", flush=True)
+        policy = keras.config.dtype_policy()
+        for variant, m in runs:
+            name = run_name(variant, m)
+            run_settings = dict(settings, variant=variant, m=m if variant == "angular" else 1)
+            todo = [k for k in folds if not os.path.isfile(os.path.join(out, name, f"fold{k}.json"))]
+            if not todo:
+                continue
+            precision, _ = precision_and_xla(run_settings)
+            keras.config.set_dtype_policy(precision)
+            try:
+                model = _Model(run_settings, classes)
+                for k in todo:
+                    index, labels, names = splits[k]
+                    record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], train_people=len(names),
+                                  train_faces=int(len(index)), test_people=len(people[k]),
+                                  identity_disjoint=not (set(names) & people[k]), settings=run_settings)
+                    try:
+                        loss, rate, seconds = train_fold(model, run_settings, FaceArrays(images[index], labels, classes),
+                                                         verbose=verbose)
+                    except TrainingDiverged as err:
+                        record.update(diverged=str(err), finite=False)
+                        print(f"[{name}] fold {k}: {err}", flush=True)
+                    else:
+                        scores, same = fold_scores(model.backbone, images, pairs, faces, k)
+                        result = verify(scores, same, np.zeros(len(scores), int))
+                        record.update(finite=True, final_loss=loss, images_per_second=rate, train_seconds=round(seconds, 1),
+                                      accuracy=result["accuracy_mean"], accuracy_std_subfolds=result["accuracy_std"],
+                                      roc_auc=result["roc_auc"], tar_at_far=result["tar_at_far"],
+                                      roc=_curve(result["roc"]["fpr"], result["roc"]["tpr"]), notes=result["notes"])
+                        print(f"[{name}] fold {k}: accuracy {record['accuracy']:.4f}, AUC {record['roc_auc']:.4f}, "
+                              f"final loss {loss:.4f}, {seconds:.0f} s", flush=True)
+                    os.makedirs(os.path.join(out, name), exist_ok=True)
+                    write_json(os.path.join(out, name, f"fold{k}.json"), record)
+            finally:
+                keras.config.set_dtype_policy(policy)
+        return summarize(out, folds, [run_name(v, m) for v, m in runs])
+
+
+def summarize(out, folds, names):
+    """summary.json, table.md and roc.png from the fold files present in `out`."""
+    summary, curves = {}, {}
+    for name in names:
+        records = []
+        for k in folds:
+            path = os.path.join(out, name, f"fold{k}.json")
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as handle:
+                    records.append(json.load(handle))
+        scored = [r for r in records if r.get("finite")]
+        entry = dict(folds_done=[r["fold"] for r in records], diverged=[r["fold"] for r in records if not r.get("finite")])
+        if scored:
+            acc = np.array([r["accuracy"] for r in scored])
+            entry.update(
+                accuracy_mean=float(acc.mean()), accuracy_std=float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                accuracies=acc.tolist(), roc_auc_mean=float(np.mean([r["roc_auc"] for r in scored])),
+                tar_at_far={far: float(np.mean([r["tar_at_far"][far] for r in scored])) for far in scored[0]["tar_at_far"]},
+                train_seconds_mean=float(np.mean([r["train_seconds"] for r in scored])),
+                images_per_second_median=float(np.median([r["images_per_second"] for r in scored if r["images_per_second"]]))
+                if any(r["images_per_second"] for r in scored) else None)
+            fpr = np.asarray(scored[0]["roc"]["fpr"])
+            curves[name] = (fpr, np.mean([r["roc"]["tpr"] for r in scored], axis=0), entry["roc_auc_mean"])
+        summary[name] = entry
+    write_json(os.path.join(out, "summary.json"), summary)
+    with atomic_write(os.path.join(out, "table.md"), "w") as handle:
+        handle.write(summary_table(summary, folds))
+    if curves:
+        save_figure(plot_roc_curves(curves, title=f"LFW folds {', '.join(map(str, folds))}: mean ROC over folds"),
+                    os.path.join(out, "roc.png"))
+    return summary
+
+
+def summary_table(summary, folds):
+    lines = [f"Identity-disjoint LFW, folds {', '.join(map(str, folds))}: mean ± standard deviation over folds "
+             "(each fold: 600 pairs; trained on the other nine folds' people).", "",
+             "| run | folds | accuracy | ROC AUC | TAR@FAR=1e-3 | TAR@FAR=1e-2 | diverged |", "|---|---|---|---|---|---|---|"]
+    for name, e in summary.items():
+        if "accuracy_mean" in e:
+            lines.append(f"| {name} | {len(e['folds_done'])} | {e['accuracy_mean']:.4f} ± {e['accuracy_std']:.4f} | "
+                         f"{e['roc_auc_mean']:.4f} | {e['tar_at_far']['1e-3']:.4f} | {e['tar_at_far']['1e-2']:.4f} | "
+                         f"{len(e['diverged'])} |")
+        else:
+            lines.append(f"| {name} | {len(e['folds_done'])} | — | — | — | — | {len(e['diverged'])} |")
+    return "\n".join(lines) + "\n"
