@@ -236,7 +236,7 @@ def summarize(out, folds, names):
 
 def summary_table(summary, folds):
     lines = [f"Identity-disjoint LFW, folds {', '.join(map(str, folds))}: mean ± standard deviation over folds "
-             "(each fold: 600 pairs; trained on the other nine folds' people).", "",
+             "(each fold scored on its own pairs by a model trained on the other folds' people).", "",
              "| run | folds | accuracy | ROC AUC | TAR@FAR=1e-3 | TAR@FAR=1e-2 | diverged |", "|---|---|---|---|---|---|---|"]
     for name, e in summary.items():
         if "accuracy_mean" in e:

@@ -1,0 +1,97 @@
+"""The identity-disjoint LFW benchmark on a synthetic tree in LFW's layout."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from sphereface_tf.commands import face_benchmark
+from sphereface_tf.face import benchmark
+from sphereface_tf.face.data import scan_identity_folders
+from sphereface_tf.face.synthetic import make_lfw
+from sphereface_tf.face.verification import read_pairs
+from sphereface_tf.util import cli
+from sphereface_tf.util.errors import InputError
+
+TINY = ["--depth", "4", "--embedding-dim", "16", "--steps", "4", "--checkpoint-every", "2", "--batch-size", "8",
+        "--learning-rate", "0.01"]
+
+
+@pytest.fixture(scope="module")
+def lfw(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lfw")
+    pairs = make_lfw(root, people=30, per_person=3, folds=3, per_class=4, disjoint=True)
+    return str(root), pairs
+
+
+def test_each_fold_trains_on_the_other_folds_people_only(lfw):
+    root, pairs_path = lfw
+    faces = scan_identity_folders(root)
+    people = benchmark.fold_people(read_pairs(pairs_path))
+    assert sorted(people) == [1, 2, 3]
+    for k in people:
+        index, labels, names = benchmark.split_for_fold(faces, people, k)
+        trained = {faces.names[label] for label in faces.labels[index]}
+        assert trained == set(names)
+        assert not trained & people[k]  # identity-disjoint
+        others = set().union(*(p for j, p in people.items() if j != k))
+        assert trained == others  # every one of them has 3 ≥ 2 images
+        assert sorted(set(labels.tolist())) == list(range(len(names)))
+        assert all(np.sum(faces.labels[index] == faces.labels[i]) >= 2 for i in index)
+
+
+def test_min_images_drops_people_with_fewer(lfw):
+    root, pairs_path = lfw
+    faces = scan_identity_folders(root)
+    people = benchmark.fold_people(read_pairs(pairs_path))
+    _, _, names = benchmark.split_for_fold(faces, people, 1, min_images=4)
+    assert names == []
+
+
+def test_a_pairs_file_whose_folds_share_people_is_refused(tmp_path):
+    pairs_path = make_lfw(tmp_path, people=8, per_person=3, folds=2, per_class=4, disjoint=False, seed=3)
+    faces = scan_identity_folders(str(tmp_path))
+    people = benchmark.fold_people(read_pairs(pairs_path))
+    assert people[1] & people[2]
+    with pytest.raises(InputError, match="not an identity-disjoint split"):
+        benchmark.split_for_fold(faces, people, 1)
+
+
+@pytest.mark.slow
+def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(lfw, tmp_path, monkeypatch):
+    root, pairs_path = lfw
+    out = str(tmp_path / "bench")
+    argv = ["--images", root, "--pairs", pairs_path, "--out", out, "--folds", "1-2", "--variants", "angular", *TINY]
+    assert cli.run(face_benchmark.main, argv) == 0
+    people = benchmark.fold_people(read_pairs(pairs_path))
+    for k in (1, 2):
+        record = json.load(open(os.path.join(out, "angular-m4", f"fold{k}.json")))
+        assert record["identity_disjoint"] is True and record["finite"] is True
+        others = set().union(*(p for j, p in people.items() if j != k))
+        assert record["train_people"] == len(others) and record["test_people"] == len(people[k])
+        assert 0.5 < record["roc_auc"] <= 1.0 or record["accuracy"] >= 0.5  # scored on the fold's pairs
+        assert np.isfinite(record["final_loss"])
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert summary["angular-m4"]["folds_done"] == [1, 2] and summary["angular-m4"]["diverged"] == []
+    assert "| angular-m4 | 2 |" in open(os.path.join(out, "table.md")).read()
+    assert os.path.getsize(os.path.join(out, "roc.png")) > 1000
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    monkeypatch.setattr(benchmark, "train_fold", no_training)
+    assert cli.run(face_benchmark.main, argv) == 0  # both folds done: nothing retrained
+
+
+@pytest.mark.slow
+def test_a_diverging_fold_is_recorded_and_never_scored(lfw, tmp_path):
+    root, pairs_path = lfw
+    out = str(tmp_path / "bench")
+    argv = ["--images", root, "--pairs", pairs_path, "--out", out, "--folds", "3", "--variants", "original",
+            *TINY[:-2], "--learning-rate", "1e30"]
+    assert cli.run(face_benchmark.main, argv) == 3
+    record = json.load(open(os.path.join(out, "original", "fold3.json")))
+    assert record["finite"] is False and "accuracy" not in record
+    assert "not finite" in record["diverged"] and "learning rate 1e+30" in record["diverged"]
+    assert json.load(open(os.path.join(out, "summary.json")))["original"]["diverged"] == [3]
