@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-tf test-jax bench install clean
+.PHONY: demo test test-tf test-jax test-fast bench install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m core tests
 
 test: test-tf test-jax
+
+# the inner loop (about 2 minutes): everything but the end-to-end tests (marker `slow`: training runs, processes)
+test-fast: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -m "not slow" tests
 
 bench: $(STAMP)
 	$(PY) bench/bench_head.py

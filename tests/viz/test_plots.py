@@ -1,18 +1,22 @@
-"""Plots take arrays and return figures; statistics and projector export on known data."""
+"""Plots take arrays and return figures."""
 
-import json
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from sphereface_tf.plotting import (
-    opposite_view, plot_angle_histograms, plot_comparison, plot_features_2d, plot_history, plot_psi, plot_sphere,
+from sphereface_tf.viz.plots import (
+    opposite_view,
+    plot_angle_histograms,
+    plot_comparison,
+    plot_features_2d,
+    plot_history,
+    plot_psi,
+    plot_sphere,
     sphere_figure,
 )
-from sphereface_tf.projector import sprite_image, write_projector
-from sphereface_tf.stats import angle_statistics
+from sphereface_tf.viz.stats import angle_statistics
 
 
 def _embedding(dim, n=200, classes=4, seed=0):
@@ -94,39 +98,3 @@ def test_plot_history_and_histograms():
 def test_plot_psi():
     fig = plot_psi((1, 2, 4))
     assert len(fig.axes[0].get_legend().get_texts()) == 3
-
-
-def test_angle_statistics_known_answer():
-    deg = np.radians
-    angles = np.array([0.0, 10.0, 90.0, 100.0])
-    features = np.stack([np.cos(deg(angles)), np.sin(deg(angles))], 1) * [[1], [3], [2], [5]]
-    stats = angle_statistics(features, np.array([0, 0, 1, 1]))
-    overall = stats["overall"]
-    assert overall["max_intra"] == pytest.approx(10.0)
-    assert overall["min_inter"] == pytest.approx(80.0)
-    assert overall["mean_inter"] == pytest.approx(90.0)
-    assert overall["separated"] and overall["classes_separated"] == 2
-    assert sum(stats["histogram"]["intra"]) == 2 and sum(stats["histogram"]["inter"]) == 4
-    json.dumps(stats)
-    # overlap: move one feature of class 1 next to class 0
-    features[3] = [1.0, 0.01]
-    stats = angle_statistics(features, np.array([0, 0, 1, 1]))
-    assert not stats["overall"]["separated"]
-
-
-def test_sprite_and_projector_export(tmp_path):
-    images = np.random.default_rng(0).integers(0, 256, (10, 28, 28), dtype=np.uint8)
-    sprite = sprite_image(images)
-    assert sprite.shape == (4 * 28, 4 * 28)
-    np.testing.assert_array_equal(sprite[28:56, :28], images[4])
-    features = np.random.default_rng(1).normal(size=(10, 3))
-    config = write_projector(tmp_path, features, {"label": list("abcdeabcde"), "predicted": list("abcdeabcdd")}, images)
-    text = open(config).read()
-    assert 'tensor_name: "embedding"' in text and 'metadata_path: "metadata.tsv"' in text
-    assert 'image_path: "sprite.png"' in text and "single_image_dim: 28" in text
-    assert np.loadtxt(tmp_path / "tensors.tsv").shape == (10, 3)
-    lines = (tmp_path / "metadata.tsv").read_text().splitlines()
-    assert lines[0] == "label\tpredicted" and len(lines) == 11
-    assert list(tmp_path.glob("events.out.tfevents.*"))
-    with pytest.raises(ValueError, match="metadata column 'label' has 3 values for 10"):
-        write_projector(tmp_path, features, {"label": ["a", "b", "c"]})

@@ -1,14 +1,17 @@
 """Embedding API: flip concatenation, normalisation, compare, loading what we save."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-from sphereface_tf import SoftmaxHead
-from sphereface_tf.embed import compare, embed, embedding_backbone, load_embedding_model
-from sphereface_tf.models import attach_head
-from sphereface_tf.spherenet import spherenet
+from sphereface_tf import SoftmaxHead, attach_head
+from sphereface_tf.face.embed import (
+    compare,
+    embed,
+    embedding_backbone,
+    load_embedding_model,
+)
+from sphereface_tf.face.spherenet import spherenet
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +56,8 @@ def test_backbone_from_training_model_and_file(models, tmp_path):
 
 
 def test_load_folder_preprocesses_like_training(tmp_path):
-    from sphereface_tf.facedata import FaceDataError
-    from sphereface_tf.embed import load_folder
-    from tests.synthetic_faces import make_identity_folders
+    from sphereface_tf.face.data import FaceDataError, load_folder
+    from sphereface_tf.face.synthetic import make_identity_folders
 
     make_identity_folders(tmp_path / "faces", identities=3, per_identity=4, size=(120, 100))  # not 112×96: resized
     images, faces = load_folder(tmp_path / "faces", per_identity=2)

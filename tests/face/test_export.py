@@ -7,20 +7,20 @@ import sys
 import textwrap
 import zipfile
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-from sphereface_tf import SoftmaxHead
-from sphereface_tf.embed import embed, embedding_backbone, load_embedding_model
-from sphereface_tf.export import export_embedding, serving_model
+from sphereface_tf import SoftmaxHead, attach_head
+from sphereface_tf.face.embed import embed, embedding_backbone, load_embedding_model
+from sphereface_tf.face.export import export_embedding, serving_model
+from sphereface_tf.face.spherenet import spherenet
+from sphereface_tf.face.synthetic import make_identity_folders
 from sphereface_tf.layers import MirrorImages
-from sphereface_tf.models import attach_head
-from sphereface_tf.spherenet import spherenet
-from tests.synthetic_faces import make_identity_folders
+from sphereface_tf.util import cli
+from tests import checks
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = str(checks.REPO)
 # float32 end to end; the fresh process runs the same kernels, so differences are rounding only
 TOLERANCE = dict(rtol=1e-5, atol=1e-6)
 
@@ -110,7 +110,7 @@ def test_training_model_loads_in_a_fresh_process_in_safe_mode(trained_like, tmp_
     _fresh_python("""
         import sys, numpy as np, keras
         import sphereface_tf
-        from sphereface_tf.embed import embedding_backbone
+        from sphereface_tf.face.embed import embedding_backbone
         model = keras.models.load_model(sys.argv[1], safe_mode=True)
         head = model.get_layer("softmax_head")
         assert isinstance(head, sphereface_tf.SoftmaxHead) and head.variant == "angular" and head.m == 4
@@ -137,12 +137,14 @@ def test_spherenet_rebuilds_from_a_saved_config(trained_like, tmp_path):
 
 
 @pytest.mark.slow
-def test_face_projector_cli(trained_like, tmp_path):
+def test_face_projector_command(trained_like, tmp_path, capsys):
+    from sphereface_tf.commands import face_project
+
     _, model_path, _ = trained_like
     make_identity_folders(tmp_path / "faces", identities=3, per_identity=5)
-    proc = subprocess.run([sys.executable, "face/project.py", "--model", str(model_path), "--images", str(tmp_path / "faces"),
-                           "--out", str(tmp_path / "proj"), "--per-identity", "4"], capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code = cli.run(face_project.main, ["--model", str(model_path), "--images", str(tmp_path / "faces"), "--out",
+                                      str(tmp_path / "proj"), "--per-identity", "4"])
+    assert code == 0, capsys.readouterr().err[-3000:]
     out = tmp_path / "proj"
     rows = open(out / "metadata.tsv").read().splitlines()
     assert rows[0] == "identity\timage" and len(rows) == 1 + 12
@@ -156,18 +158,18 @@ def test_face_projector_cli(trained_like, tmp_path):
 
     with Image.open(out / "sprite.png") as sprite:
         assert sprite.size == (4 * 48, 4 * 56)  # 12 thumbnails on a 4 × 4 grid
-    proc = subprocess.run([sys.executable, "face/project.py", "--model", str(model_path), "--images", str(tmp_path / "nothing"),
-                           "--out", str(tmp_path / "p2")], capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+    # bad input (a missing folder, ...): tests/commands/test_bad_inputs.py
 
 
 @pytest.mark.slow
-def test_export_cli(trained_like, tmp_path):
-    _, model_path, _ = trained_like
-    run = lambda: subprocess.run([sys.executable, "face/export.py", "--model", str(model_path), "--out", str(tmp_path / "e")],
-                                 capture_output=True, text=True, cwd=REPO, timeout=600)
-    proc = run()
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "e" / "embedding.keras").is_file() and (tmp_path / "e" / "saved_model" / "saved_model.pb").is_file()
-    proc = run()
-    assert proc.returncode == 2 and "never overwritten" in proc.stderr
+def test_export_command(trained_like, tmp_path, capsys):
+    from sphereface_tf.commands import face_export
+
+    _, model_path, images = trained_like
+    run = lambda: cli.run(face_export.main, ["--model", str(model_path), "--out", str(tmp_path / "e")])  # noqa: E731
+    assert run() == 0, capsys.readouterr().err[-3000:]
+    assert (tmp_path / "e" / "saved_model" / "saved_model.pb").is_file()
+    exported = keras.models.load_model(tmp_path / "e" / "embedding.keras")
+    np.testing.assert_allclose(exported.predict(images, verbose=0), embed(load_embedding_model(model_path), images), **TOLERANCE)
+    capsys.readouterr()
+    assert run() == 2 and "never overwritten" in capsys.readouterr().err

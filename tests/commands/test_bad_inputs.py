@@ -2,7 +2,7 @@
 
 Table-driven: each case is (entry point, arguments, the words the error line must
 contain). Command-line cases run the script's `main` in-process through
-`sphereface_tf.cli.run`, exactly as `python <script>` does (a few also as real
+`sphereface_tf.util.cli.run`, exactly as `python <script>` does (a few also as real
 subprocesses, to see the whole stderr): exit status 2, no traceback, one `error:`
 line (argparse's own errors: its usage lines and one `error:` line). Library cases
 call the public loaders and expect their documented exception.
@@ -19,29 +19,51 @@ import zipfile
 import numpy as np
 import pytest
 
-from sphereface_tf import cli
-from sphereface_tf.align import LandmarkError, read_landmarks
-from sphereface_tf.embed import load_embedding_model, load_folder
-from sphereface_tf.errors import InputError, ModelFileError, load_keras_model
-from sphereface_tf.facedata import FaceDataError, make_dataset, num_classes, training_input
-from sphereface_tf.verification import PairsError, read_pairs
-from tests.synthetic_faces import make_identity_folders, make_lfw
+from sphereface_tf.commands import (
+    face_evaluate,
+    face_export,
+    face_prepare,
+    face_project,
+    face_train,
+    mnist_demo,
+)
+from sphereface_tf.face.align import LandmarkError, read_landmarks
+from sphereface_tf.face.data import (
+    FaceDataError,
+    load_folder,
+    make_dataset,
+    num_classes,
+    training_input,
+)
+from sphereface_tf.face.embed import load_embedding_model
+from sphereface_tf.face.synthetic import make_identity_folders, make_lfw
+from sphereface_tf.face.verification import PairsError, read_pairs
+from sphereface_tf.util import cli
+from sphereface_tf.util.errors import InputError, ModelFileError
+from sphereface_tf.util.modelfiles import load_keras_model
+from tests import checks
 
 pytestmark = pytest.mark.slow
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPTS = {name: os.path.join(REPO, path) for name, path in [
-    ("demo", "mnist_demo/run.py"), ("prepare", "face/prepare.py"), ("train", "face/train.py"),
-    ("evaluate", "face/evaluate.py"), ("export", "face/export.py"), ("project", "face/project.py")]}
-_modules = {}
+REPO = str(checks.REPO)
+# entry point → (its script, its command module in sphereface_tf.commands)
+COMMANDS = {"demo": ("mnist_demo/run.py", mnist_demo), "prepare": ("face/prepare.py", face_prepare),
+            "train": ("face/train.py", face_train), "evaluate": ("face/evaluate.py", face_evaluate),
+            "export": ("face/export.py", face_export), "project": ("face/project.py", face_project)}
 
 
-def _script(name):
-    if name not in _modules:
-        spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS[name])
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[name] = module
-    return _modules[name]
+def _load_script(path):
+    spec = importlib.util.spec_from_file_location("script_" + path.replace("/", "_").removesuffix(".py"), os.path.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_script_is_its_command_main(name):
+    """The scripts are thin: what the in-process cases below call is exactly what `python <script>` runs."""
+    script, command = COMMANDS[name]
+    module = _load_script(script)
+    assert module.main is command.main and module.cli.main is cli.main
 
 
 # ----------------------------------------------------------------- the world the cases damage
@@ -49,10 +71,14 @@ def _script(name):
 def w(tmp_path_factory):
     import keras
 
-    from sphereface_tf import SoftmaxHead
-    from sphereface_tf.facedata import scan_identity_folders, write_cache, write_tfrecords
-    from sphereface_tf.models import attach_head, mnist_cnn
-    from sphereface_tf.spherenet import spherenet
+    from sphereface_tf import SoftmaxHead, attach_head
+    from sphereface_tf.face.data import (
+        scan_identity_folders,
+        write_cache,
+        write_tfrecords,
+    )
+    from sphereface_tf.face.spherenet import spherenet
+    from sphereface_tf.mnist.model import mnist_cnn
 
     root = tmp_path_factory.mktemp("world")
     make_identity_folders(root / "faces", identities=4, per_identity=5, formats=("jpg",))
@@ -199,6 +225,7 @@ CLI_CASES = [
     ("demo-epochs-negative", "demo", lambda w, t: ["--epochs", "-1"], "--epochs must be >= 1"),
     ("demo-batch-not-number", "demo", lambda w, t: ["--batch-size", "many"], "argument --batch-size: invalid int value"),
     ("demo-unknown-dataset", "demo", lambda w, t: ["--dataset", "cifar"], "argument --dataset: invalid choice"),
+    ("demo-augment-out-of-range", "demo", lambda w, t: ["--augment", "9"], "--augment must be between 0 and 8 pixels"),
     ("demo-lambda-floor-out-of-range", "demo", lambda w, t: ["--lambda-floor-at", "1.5"], "--lambda-floor-at must be in"),
     # face/prepare.py
     ("prepare-missing-images", "prepare", lambda w, t: ["--images", str(t / "none"), "--out", str(t / "o")],
@@ -268,12 +295,12 @@ CLI_CASES = [
     ("train-config-bool-for-number", "train", lambda w, t: ["--config", toml(t, "learning_rate = true\n")],
      "learning_rate = True: expected a number"),
     ("train-config-bad-choice", "train", lambda w, t: ["--config", toml(t, 'precision = "fp8"\n')], "precision = 'fp8': expected one of"),
-    ("train-steps-zero", "train", lambda w, t: ["--steps", "0"], "--steps must be >= 1"),
+    ("train-steps-zero", "train", lambda w, t: ["--steps", "0"], "argument --steps: expected a whole number >= 1, got 0"),
     ("train-steps-not-multiple", "train", lambda w, t: ["--steps", "5", "--checkpoint-every", "2"], "must be a multiple of --checkpoint-every"),
-    ("train-negative-lr", "train", lambda w, t: ["--learning-rate", "-0.1"], "--learning-rate must be > 0"),
-    ("train-nan-lambda", "train", lambda w, t: ["--lambda-min", "nan"], "--lambda-min must be a finite number"),
-    ("train-bad-depth", "train", lambda w, t: ["--depth", "18"], "--depth must be one of 4, 10, 20, 36, 64"),
-    ("train-bad-precision-flag", "train", lambda w, t: ["--precision", "fp8"], "argument --precision: invalid choice"),
+    ("train-negative-lr", "train", lambda w, t: ["--learning-rate", "-0.1"], "argument --learning-rate: expected a number > 0 \\(finite\\), got -0.1"),
+    ("train-nan-lambda", "train", lambda w, t: ["--lambda-min", "nan"], "argument --lambda-min: expected a number >= 0 \\(finite\\), got nan"),
+    ("train-bad-depth", "train", lambda w, t: ["--depth", "18"], "argument --depth: expected one of 4, 10, 20, 36, 64, got 18"),
+    ("train-bad-precision-flag", "train", lambda w, t: ["--precision", "fp8"], "argument --precision: expected one of 'auto', .*got 'fp8'"),
     ("train-out-is-file", "train", lambda w, t: ["--data", w["cache"], "--out", w["file"], *TRAIN], "is a file, not a folder"),
     ("train-resume-without-checkpoint", "train", lambda w, t: ["--data", w["cache"], "--out", str(t / "o"), "--resume", *TRAIN],
      "--resume: no checkpoint in"),
@@ -370,9 +397,8 @@ def _with_backup(tmp, weights=None):
 
 
 def run_cli(name, argv, capsys):
-    module = _script(name)
     try:
-        code = cli.run(module.main, [str(a) for a in argv])
+        code = cli.run(COMMANDS[name][1].main, [str(a) for a in argv])
     except SystemExit as exit_:  # argparse
         code = exit_.code
     return code, capsys.readouterr().err
@@ -442,27 +468,37 @@ def test_public_loaders_raise_their_documented_error(case, w, tmp_path):
 
 
 # ----------------------------------------------------------------- as real processes
-SUBPROCESS_CASES = [
-    ("demo", lambda w, t: ["--data", put(t, "c.npz", os.urandom(64))], "not a .npz file"),
-    ("prepare", lambda w, t: ["--images", str(t / "none"), "--out", str(t / "o")], "image folder not found"),
-    ("train", lambda w, t: ["--data", str(t / "none"), "--out", str(t / "o")], "not a prepared face data set"),
-    ("evaluate", lambda w, t: ["--model", truncated(t, w["face_keras"]), "--pairs", w["pairs"], "--images", w["lfw"],
-                               "--out", str(t / "o")], "not a complete .keras file"),
-    ("export", lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
-    ("project", lambda w, t: ["--model", w["model"], "--images", w["file"], "--out", str(t / "o")], "image folder not found"),
+# A few of the table's cases again as real processes, to see the whole stderr (TensorFlow's native start-up
+# lines included): a script, and a console script (the `entry` functions of sphereface_tf.commands).
+PROCESS_CASES = [
+    ("train", ["face/train.py"], lambda w, t: ["--data", str(t / "none"), "--out", str(t / "o")], "not a prepared face data set"),
+    ("evaluate", ["face/evaluate.py"], lambda w, t: ["--model", truncated(t, w["face_keras"]), "--pairs", w["pairs"],
+                                                     "--images", w["lfw"], "--out", str(t / "o")], "not a complete .keras file"),
+    ("sphereface-export", [os.path.join(os.path.dirname(sys.executable), "sphereface-export")],
+     lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
 ]
 
 
-@pytest.mark.parametrize("case", SUBPROCESS_CASES, ids=[c[0] for c in SUBPROCESS_CASES])
+@pytest.mark.parametrize("case", PROCESS_CASES, ids=[c[0] for c in PROCESS_CASES])
 def test_as_a_process_stderr_is_exactly_the_error_line(case, w, tmp_path):
-    """The whole stderr, TensorFlow's native start-up lines included, is the one error line."""
-    script, argv, words = case
-    proc = subprocess.run([sys.executable, SCRIPTS[script], *map(str, argv(w, tmp_path))], capture_output=True, text=True,
+    """The whole stderr is the one error line."""
+    _, command, argv, words = case
+    if not command[0].endswith(".py"):
+        assert os.path.isfile(command[0]), "console scripts are installed with the package (pip install -e .)"
+    else:
+        command = [sys.executable, *command]
+    proc = subprocess.run([*command, *map(str, argv(w, tmp_path))], capture_output=True, text=True,
                           cwd=REPO, timeout=300, env={k: v for k, v in os.environ.items() if k != "SPHEREFACE_TF_QUIET_NATIVE_LOGS"})
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], proc.stderr
 
 
 def test_case_count():
-    """The issue asks for at least 60 bad inputs; the cache's own damage cases add 12 (tests/test_face_cache.py)."""
-    assert len(CLI_CASES) + len(LIB_CASES) + len(SUBPROCESS_CASES) >= 60
+    """At least 60 distinct bad inputs (the issue's floor), each under its own id so that none hides behind another,
+    every entry point among them; the decoded cache's damage cases (tests/face/test_cache.py) add theirs."""
+    from tests.face.test_cache import DAMAGED_CACHES
+
+    ids = [c[0] for c in CLI_CASES] + [c[0] for c in LIB_CASES]
+    assert len(set(ids)) == len(ids), sorted({i for i in ids if ids.count(i) > 1})
+    assert {c[1] for c in CLI_CASES} == set(COMMANDS)
+    assert len(ids) >= 60 and len(DAMAGED_CACHES) >= 12

@@ -7,7 +7,7 @@ import stat
 import numpy as np
 import pytest
 
-from sphereface_tf.io import atomic_write, write_json
+from sphereface_tf.util.files import atomic_write, write_json
 
 
 def _mode(path):
@@ -40,30 +40,3 @@ def test_write_json_converts_numpy_values(tmp_path):
     with pytest.raises(TypeError, match="set is not JSON serialisable"):
         write_json(tmp_path / "bad.json", {"s": {1}})
     assert not (tmp_path / "bad.json").exists()
-
-
-def test_progress_suits_a_log_and_a_terminal():
-    import io
-
-    from sphereface_tf.io import ProgressBar
-
-    log = io.StringIO()
-    bar = ProgressBar(1000, "face", stream=log)
-    for done in range(1, 1001):
-        bar.update(done)
-    bar.close()
-    lines = log.getvalue().splitlines()
-    assert len(lines) == 11 and lines[-1].startswith("1,000/1,000 faces (100 %")  # the start, then a line per tenth
-    assert "\r" not in log.getvalue() and "\x1b" not in log.getvalue()
-
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    tty = Terminal()
-    bar = ProgressBar(3, "image", stream=tty)
-    for done in (1, 2, 3):
-        bar.update(done)
-    bar.close()
-    assert tty.getvalue().startswith("\r1/3 images") and "\r3/3 images (100 %" in tty.getvalue()
-    assert tty.getvalue().count("\n") == 1  # one line, redrawn in place

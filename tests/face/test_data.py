@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sphereface_tf.facedata import (
-    FaceDataError, drop_small_identities, make_dataset, read_list_file, scan_identity_folders, write_tfrecords,
+from sphereface_tf.face.data import (
+    FaceDataError,
+    drop_small_identities,
+    make_dataset,
+    read_list_file,
+    scan_identity_folders,
+    write_tfrecords,
 )
-from tests.synthetic_faces import identity_pattern, make_identity_folders
+from sphereface_tf.face.synthetic import identity_pattern, make_identity_folders
 
 
 @pytest.fixture
@@ -136,7 +141,7 @@ def test_missing_shards_error(tmp_path):
 
 
 def test_load_faces_resizes_reports_it_and_names_missing_landmarks(tmp_path):
-    from sphereface_tf.facedata import FaceDataError, load_faces
+    from sphereface_tf.face.data import FaceDataError, load_faces
 
     make_identity_folders(tmp_path / "a", identities=1, per_identity=2, size=(112, 96))
     make_identity_folders(tmp_path / "b", identities=1, per_identity=2, size=(120, 100))

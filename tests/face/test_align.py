@@ -1,52 +1,15 @@
-"""SphereNet architecture (paper Table 2) and five-point alignment."""
+"""Five-point alignment: the similarity transform, the warp onto the template, the landmark file."""
 
 import numpy as np
 import pytest
 
-from sphereface_tf.align import (
-    TEMPLATE_96x112, LandmarkError, align_face, read_landmarks, similarity_transform,
+from sphereface_tf.face.align import (
+    LandmarkError,
+    TEMPLATE_96x112,
+    align_face,
+    read_landmarks,
+    similarity_transform,
 )
-from sphereface_tf.spherenet import UNITS, WIDTHS, conv_layer_count, forward_flops, spherenet
-
-
-def expected_parameters(depth, embedding=512):
-    """Counted from the architecture: per stage a stride-2 3×3 conv with bias and a
-    per-channel PReLU, then 2 bias-free 3×3 convs + 2 PReLUs per residual unit; FC1 from
-    the 7×6×512 map of a 112×96 input (four halvings: 112→7, 96→6)."""
-    total, c_in = 0, 3
-    for units, c in zip(UNITS[depth], WIDTHS):
-        total += 9 * c_in * c + c + c
-        total += units * 2 * (9 * c * c + c)
-        c_in = c
-    return total + 7 * 6 * 512 * embedding + embedding
-
-
-@pytest.mark.core
-@pytest.mark.parametrize("depth", [4, 10, 20, 36, 64])
-def test_depth_and_parameter_count(depth):
-    model = spherenet(depth)
-    # The paper's depth counts conv layers: 4 stride-2 convs + 2 per residual unit.
-    assert conv_layer_count(model) == depth
-    assert model.count_params() == expected_parameters(depth)
-    assert model.output.shape[-1] == 512
-
-
-@pytest.mark.core
-def test_spherenet20_numbers():
-    model = spherenet(20)
-    # Stage by stage: 1,856 + 73,856 + 73,984 + 590,336 + 295,424 + 4,720,640
-    # + 1,180,672 + 4,719,616 + FC1 11,010,560 = 22,666,944.
-    assert model.count_params() == 22_666_944
-    # ≈ 3.5 GFLOP per 112×96 image, the figure quoted for SphereFace-20.
-    assert forward_flops(model) == pytest.approx(3.4995e9, rel=1e-4)
-    assert [layer.name for layer in model.layers if "res" in layer.name] == [
-        "res1_1", "res2_1", "res2_2", "res3_1", "res3_2", "res3_3", "res3_4", "res4_1",
-    ]
-
-
-def test_bad_depth():
-    with pytest.raises(ValueError, match=r"`depth` must be one of \[4, 10, 20, 36, 64\]"):
-        spherenet(18)
 
 
 def _random_similarity(rng):

@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from sphereface_tf import datasets
-from sphereface_tf.datasets import DataError, load_digits, read_idx
+from sphereface_tf.mnist import data as datasets
+from sphereface_tf.mnist.data import DataError, load_digits, read_idx
 
 
 def _arrays(n_train=30, n_test=20, seed=0):
