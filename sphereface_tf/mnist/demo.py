@@ -21,7 +21,7 @@ from sphereface_tf.head import LambdaLogger, attach_head
 from sphereface_tf.layers import SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
-from sphereface_tf.training.callbacks import EpochTimer
+from sphereface_tf.training.callbacks import EpochTimer, StopOnNonFinite
 from sphereface_tf.util.errors import check_output_dir
 from sphereface_tf.util.faults import fault_point
 from sphereface_tf.util.files import atomic_write, save_figure, write_json
@@ -75,7 +75,10 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         validation_data=([x_test, data.y_test], data.y_test),
         batch_size=args.batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch if args.max_steps else None,
         verbose=1 if sys.stdout.isatty() else 2, shuffle=True,
-        callbacks=[timer, LambdaLogger(), keras.callbacks.TensorBoard(os.path.join(out, "logs"))],
+        callbacks=[timer, LambdaLogger(),
+                   StopOnNonFinite(what=f"{variant} softmax, learning rate {args.learning_rate:g}",
+                                   hint="run again with a lower --learning-rate"),
+                   keras.callbacks.TensorBoard(os.path.join(out, "logs"))],
     ).history
 
     features = backbone.predict(x_test, batch_size=256, verbose=0)

@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""The LFW accuracy benchmark with an honest choice of settings: tune on some folds, report others once.
+
+  KERAS_BACKEND=jax python bench/bench_lfw.py --images lfw/aligned --pairs lfw/pairs.txt --out runs/lfw \
+      --config face/configs/sphereface20_lfw.toml --tune-folds 6-10 --report-folds 1-5 \
+      --candidates '{"base": {}, "wd1e-3": {"weight_decay": 1e-3}}' --variants angular,modified,original
+
+1. Every candidate (a name and the settings it changes in --config) trains A-Softmax on
+   each fold of --tune-folds (face.benchmark.run_benchmark: per fold, the other folds'
+   people); the candidate with the best mean accuracy there, all folds finite, is chosen.
+2. With the chosen settings, every variant of --variants is trained and scored on each
+   fold of --report-folds, once. Those are the figures to report.
+Results: <out>/tune/<candidate>/…, <out>/chosen.json, <out>/report/… (table.md,
+summary.json, roc.png, per-fold JSON). Rerunning continues where it stopped (finished
+folds are not redone; the choice is made again from the same tuning results).
+"""
+
+import argparse
+import json
+import os
+import time
+
+import keras
+
+from sphereface_tf.commands.face_benchmark import fold_list, name_list
+from sphereface_tf.face.benchmark import run_benchmark
+from sphereface_tf.face.training import SCHEMA
+from sphereface_tf.util.files import write_json
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", required=True)
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--config", required=True, help="TOML settings of face/train.py (the base recipe)")
+    parser.add_argument("--tune-folds", type=fold_list, default=fold_list("6-10"))
+    parser.add_argument("--report-folds", type=fold_list, default=fold_list("1-5"))
+    parser.add_argument("--candidates", default='{"config": {}}', help="JSON: name → settings changed from --config")
+    parser.add_argument("--variants", type=name_list, default=["angular", "modified", "original"])
+    parser.add_argument("--margins", default="", help="extra report runs of A-Softmax with these m, e.g. 1,2,3")
+    args = parser.parse_args()
+    if set(args.tune_folds) & set(args.report_folds):
+        parser.error("--tune-folds and --report-folds must not share a fold")
+    base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(args.config))
+    candidates = json.loads(args.candidates)
+    started = time.time()
+    print(f"Keras {keras.__version__} ({keras.config.backend()}); tune on folds {args.tune_folds}, report folds "
+          f"{args.report_folds}; candidates {candidates}", flush=True)
+
+    tuned = {}
+    for name, change in candidates.items():
+        settings = SCHEMA.validate(dict(base, **change), where=f"candidate {name}")
+        summary = run_benchmark(args.images, args.pairs, os.path.join(args.out, "tune", name), folds=args.tune_folds,
+                                runs=[("angular", settings["m"])], settings=settings)
+        entry = next(iter(summary.values()))
+        tuned[name] = dict(change=change, accuracy_mean=entry.get("accuracy_mean"), accuracy_std=entry.get("accuracy_std"),
+                           diverged=entry["diverged"], folds=entry["folds_done"])
+        print(f"tune {name}: {tuned[name]} ({time.time() - started:.0f} s)", flush=True)
+    finite = {n: t for n, t in tuned.items() if not t["diverged"] and t["accuracy_mean"] is not None}
+    if not finite:
+        raise SystemExit("every candidate diverged on the tuning folds")
+    chosen = max(finite, key=lambda n: finite[n]["accuracy_mean"])
+    settings = SCHEMA.validate(dict(base, **candidates[chosen]))
+    write_json(os.path.join(args.out, "chosen.json"), dict(chosen=chosen, settings=settings, tuning=tuned,
+                                                           tune_folds=args.tune_folds, report_folds=args.report_folds))
+    print(f"chosen on folds {args.tune_folds}: {chosen} {candidates[chosen]}", flush=True)
+
+    runs = [(v, settings["m"] if v == "angular" else 1) for v in args.variants]
+    runs += [("angular", int(m)) for m in args.margins.split(",") if m and int(m) != settings["m"]]
+    run_benchmark(args.images, args.pairs, os.path.join(args.out, "report"), folds=args.report_folds, runs=runs,
+                  settings=settings)
+    with open(os.path.join(args.out, "report", "table.md"), encoding="utf-8") as handle:
+        print(handle.read(), flush=True)
+    print(f"done in {time.time() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
