@@ -187,10 +187,12 @@ def train(settings, resume=False, test_hooks=(), verbose=None):
             raise InputError(f"--resume: no checkpoint in {backup_dir}; start without --resume")
         classes = num_classes(settings["data"])
         start = checkpointed_step(backup_dir) if resume else 0
+        # before the input: TensorFlow's shuffles combine their seed with the global one, which must not depend
+        # on what this process did before (a resumed run in the same process sees the straight run's batches)
+        keras.utils.set_random_seed(settings["seed"])
         stream, data_format = training_input(settings["data"], settings["batch_size"], seed=settings["seed"], start_batch=start,
                                              deterministic=settings["deterministic"],
                                              shuffle_buffer=settings["shuffle_buffer"], shard=plan.shard)
-        keras.utils.set_random_seed(settings["seed"])
         keras.config.set_dtype_policy(precision)
         with plan.scope():
             model, backbone, head = build_face_model(settings, classes)
