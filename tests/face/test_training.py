@@ -33,6 +33,11 @@ COMMON = dict(depth=4, batch_size=16, learning_rate=0.01, lr_boundaries=[1000, 2
               lambda_gamma=1.0, deterministic=True)
 
 
+# split batches sum their gradients in another order: rounding differences up to a few 1e-5 after 9 steps
+# (a half batch per device without the all-reduce moves weights by about 1e-3)
+PARALLEL_TOLERANCE = dict(rtol=1e-4, atol=1e-4)
+
+
 def _flags(settings):
     flags = []
     for key, value in settings.items():
@@ -49,8 +54,8 @@ def _run(args, expect=0, env=None, timeout=600):
     return proc
 
 
-def _train_process(data, out, env=None, expect=0, **changes):
-    return _run(["face/train.py", *_flags(dict(COMMON, data=data, out=str(out), **changes))], expect=expect, env=env)
+def _train_process(data, out, *extra, env=None, expect=0, **changes):
+    return _run(["face/train.py", *_flags(dict(COMMON, data=data, out=str(out), **changes)), *extra], expect=expect, env=env)
 
 
 def _train_here(data, out, hooks=(), resume=False, **changes):
@@ -169,7 +174,7 @@ def test_jax_kill_and_resume_matches_the_straight_run(data, reference, tmp_path)
     env = {"KERAS_BACKEND": "jax"}
     _train_process(data["cache"], out, env=env, expect=9, crash_after_steps=5)
     assert not os.path.exists(out / "final.json")
-    proc = _train_process(data["cache"], out, env=env, resume=True)
+    proc = _train_process(data["cache"], out, "--resume", env=env)
     assert "resuming at step 3" in proc.stdout
     assert _epochs(out) == [0, 1, 2]
     assert _json(out / "config.json")["backend"] == "jax"
@@ -202,8 +207,8 @@ def test_jax_sigterm_then_kill_resume_at_the_true_step_after_a_shifted_epoch(dat
     proc = _train_process(data["cache"], out, env=env, expect=128 + 15, interrupt_after_steps=4)
     assert "checkpoint at step 4" in proc.stdout
     assert _json(out / "backup" / "training_metadata.json") == {"epoch": 1, "batch": 1}
-    _train_process(data["cache"], out, env=env, expect=9, resume=True, crash_after_steps=4)  # steps 5-8, checkpoint at 7
-    proc = _train_process(data["cache"], out, env=env, resume=True)
+    _train_process(data["cache"], out, "--resume", env=env, expect=9, crash_after_steps=4)  # steps 5-8, checkpoint at 7
+    proc = _train_process(data["cache"], out, "--resume", env=env)
     assert "resuming at step 7" in proc.stdout
     _same_end(out, straight)
 
@@ -230,7 +235,7 @@ def test_jax_data_parallel_over_two_devices_matches_one_device(data, reference, 
     config = _json(tmp_path / "two" / "config.json")
     assert config["replicas"] == 2 and config["distribution"] == "mirrored"
     assert _json(tmp_path / "two" / "final.json")["steps"] == 9
-    assert_same_weights(tmp_path / "two" / "model.keras", straight["weights"])
+    assert_same_weights(tmp_path / "two" / "model.keras", straight["weights"], **PARALLEL_TOLERANCE)
 
 
 def _free_ports(n):
@@ -265,7 +270,7 @@ def test_jax_two_processes_on_localhost_match_one_device(data, reference, tmp_pa
     for run in runs:
         config = _json(run / "config.json")
         assert config["distribution"] == "multiworker" and config["replicas"] == 2
-        assert_same_weights(run / "model.keras", straight["weights"])
+        assert_same_weights(run / "model.keras", straight["weights"], **PARALLEL_TOLERANCE)
 
 
 def test_tensorflow_multiworker_two_processes_on_localhost(data, tmp_path):

