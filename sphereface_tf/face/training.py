@@ -73,8 +73,6 @@ SCHEMA = Schema(
     Option("weight_decay", 5e-4, "weight decay", minimum=0),
     Option("clip_norm", 5.0, "clip the global gradient norm to this (0: no clipping): bounds each step, which stops "
            "the feature-norm runaway that otherwise diverges (docs/face.md)", minimum=0),
-    Option("shift", 0, "random shifts of the training faces by up to this many pixels (0: none; mirroring is always on)",
-           minimum=0, maximum=24),
     Option("steps", 28000, "training steps in total", minimum=1),
     Option("checkpoint_every", 1000, "steps between checkpoints, epoch-level logs and the finiteness check", minimum=1),
     Option("log_every", 100, "steps between TensorBoard batch logs", minimum=1),
@@ -110,18 +108,11 @@ def head_arguments(settings):
 def build_face_model(settings, classes):
     """SphereNet-`depth` → `SoftmaxHead(classes)`: returns (train_model, backbone, head), uncompiled.
 
-    The train model takes [images (N, 112, 96, 3) in 0–255, labels] and returns logits;
-    with `shift` > 0 it first moves each training image by up to `shift` pixels (a
-    Keras layer active in training only; the gap is filled with mid-grey).
+    The train model takes [images (N, 112, 96, 3) in 0–255, labels] and returns logits.
     """
     backbone = spherenet(settings["depth"], settings["embedding_dim"])
     head = SoftmaxHead(classes, variant=settings["variant"], name="softmax_head", **head_arguments(settings))
-    augment = None
-    if settings.get("shift"):
-        height, width = backbone.input_shape[1:3]
-        augment = keras.layers.RandomTranslation(settings["shift"] / height, settings["shift"] / width, fill_mode="constant",
-                                                 fill_value=127.5, seed=settings["seed"], name="random_shift")
-    model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}", augment=augment)
+    model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}")
     return model, backbone, head
 
 
