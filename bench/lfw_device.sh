@@ -14,7 +14,7 @@ mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$REPO KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
-mkdir -p /tmp/lfw && (cd /tmp/lfw && unzip -q -o "$REPO/data/lfw_aligned.zip") || exit 1
+mkdir -p /tmp/lfw && python3 -m zipfile -e "$REPO/data/lfw_aligned.zip" /tmp/lfw || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
 python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" | tee -a "$OUT/device.txt"
 timeout "$LIMIT" python3 bench/bench_lfw.py --images /tmp/lfw/aligned --pairs /tmp/lfw/pairs.txt --out runs/lfw "$@" \
