@@ -68,7 +68,16 @@ def filter_native_stderr(pattern=NATIVE_NOISE):
     atexit.register(restore)
 
 
+def requested():
+    """True in our command-line tools: the scripts set SPHEREFACE_TF_QUIET_NATIVE_LOGS=1, and the installed console
+    scripts (`sphereface-train`, …) are known by their name unless the variable says otherwise."""
+    setting = os.environ.get("SPHEREFACE_TF_QUIET_NATIVE_LOGS")
+    if setting is not None:
+        return setting == "1"
+    return os.path.basename(sys.argv[0] if sys.argv else "").startswith("sphereface-")
+
+
 def start_if_requested():
-    """Start the filter when SPHEREFACE_TF_QUIET_NATIVE_LOGS=1 (set by our scripts); otherwise do nothing."""
-    if os.environ.get("SPHEREFACE_TF_QUIET_NATIVE_LOGS") == "1":
+    """Start the filter in our command-line tools (see `requested`); otherwise do nothing."""
+    if requested():
         filter_native_stderr()
