@@ -469,25 +469,20 @@ def test_public_loaders_raise_their_documented_error(case, w, tmp_path):
 
 # ----------------------------------------------------------------- as real processes
 # A few of the table's cases again as real processes, to see the whole stderr (TensorFlow's native start-up
-# lines included): a script, and a console script (the `entry` functions of sphereface_tf.commands).
+# lines included).
 PROCESS_CASES = [
     ("train", ["face/train.py"], lambda w, t: ["--data", str(t / "none"), "--out", str(t / "o")], "not a prepared face data set"),
     ("evaluate", ["face/evaluate.py"], lambda w, t: ["--model", truncated(t, w["face_keras"]), "--pairs", w["pairs"],
                                                      "--images", w["lfw"], "--out", str(t / "o")], "not a complete .keras file"),
-    ("sphereface-export", [os.path.join(os.path.dirname(sys.executable), "sphereface-export")],
-     lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
+    ("export", ["face/export.py"], lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
 ]
 
 
 @pytest.mark.parametrize("case", PROCESS_CASES, ids=[c[0] for c in PROCESS_CASES])
 def test_as_a_process_stderr_is_exactly_the_error_line(case, w, tmp_path):
     """The whole stderr is the one error line."""
-    _, command, argv, words = case
-    if not command[0].endswith(".py"):
-        assert os.path.isfile(command[0]), "console scripts are installed with the package (pip install -e .)"
-    else:
-        command = [sys.executable, *command]
-    proc = subprocess.run([*command, *map(str, argv(w, tmp_path))], capture_output=True, text=True,
+    _, script, argv, words = case
+    proc = subprocess.run([sys.executable, *script, *map(str, argv(w, tmp_path))], capture_output=True, text=True,
                           cwd=REPO, timeout=300, env={k: v for k, v in os.environ.items() if k != "SPHEREFACE_TF_QUIET_NATIVE_LOGS"})
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], proc.stderr
