@@ -16,7 +16,7 @@ _native_log.start_if_requested()  # only when our command-line scripts ask (SPHE
 from sphereface_tf import precise  # noqa: E402
 from sphereface_tf.angles import class_angles, unit_rows  # noqa: E402
 from sphereface_tf.head import LambdaLogger, attach_head  # noqa: E402
-from sphereface_tf.layers import VARIANTS, MirrorImages, SoftmaxHead  # noqa: E402
+from sphereface_tf.layers import VARIANTS, MirrorImages, RandomShift, SoftmaxHead  # noqa: E402
 from sphereface_tf.margin import annealed_lambda, chebyshev_cos_multiple, psi  # noqa: E402
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "precise",
     "LambdaLogger",
     "MirrorImages",
+    "RandomShift",
     "SoftmaxHead",
     "annealed_lambda",
     "attach_head",

@@ -294,3 +294,41 @@ class MirrorImages(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="sphereface_tf")
+class RandomShift(keras.layers.Layer):
+    """Moves each training image (N, H, W, C) by its own random offset of up to `pixels` pixels in each direction.
+
+    The uncovered border gets `fill_value` (127.5: mid-grey for 0–255 pixels, 0 after
+    SphereNet's normalisation). The identity at inference. Written with `keras.ops`
+    gathers only, so it compiles with XLA on every backend (Keras' `RandomTranslation`
+    turns JAX's jit off).
+    """
+
+    def __init__(self, pixels, fill_value=127.5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(pixels, bool) or not isinstance(pixels, numbers.Integral) or pixels < 0:
+            raise ValueError(f"`pixels` must be a whole number >= 0, got {pixels!r}.")
+        self.pixels, self.fill_value, self.seed = int(pixels), float(fill_value), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training or self.pixels == 0:
+            return images
+        p = self.pixels
+        batch, height, width, channels = ops.shape(images)
+        padded = ops.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.fill_value)
+        offsets = keras.random.randint((batch, 2), 0, 2 * p + 1, seed=self.seed_generator)
+        rows = offsets[:, :1] + ops.arange(height)[None, :]  # (N, H): the padded rows each output row reads
+        cols = offsets[:, 1:] + ops.arange(width)[None, :]  # (N, W)
+        rows = ops.broadcast_to(rows[:, :, None, None], (batch, height, width + 2 * p, channels))
+        shifted = ops.take_along_axis(padded, ops.cast(rows, "int32"), axis=1)
+        cols = ops.broadcast_to(cols[:, None, :, None], (batch, height, width, channels))
+        return ops.take_along_axis(shifted, ops.cast(cols, "int32"), axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "pixels": self.pixels, "fill_value": self.fill_value, "seed": self.seed}

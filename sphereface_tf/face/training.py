@@ -23,7 +23,7 @@ import keras
 from sphereface_tf.face.data import FaceDataError, num_classes, training_input
 from sphereface_tf.face.spherenet import UNITS, spherenet
 from sphereface_tf.head import LambdaLogger, attach_head
-from sphereface_tf.layers import VARIANTS, SoftmaxHead
+from sphereface_tf.layers import VARIANTS, RandomShift, SoftmaxHead
 from sphereface_tf.training.callbacks import (
     CheckpointOnInterrupt,
     EpochTimer,
@@ -73,6 +73,8 @@ SCHEMA = Schema(
     Option("weight_decay", 5e-4, "weight decay", minimum=0),
     Option("clip_norm", 5.0, "clip the global gradient norm to this (0: no clipping): bounds each step, which stops "
            "the feature-norm runaway that otherwise diverges (docs/face.md)", minimum=0),
+    Option("shift", 0, "random shifts of each training face by up to this many pixels (0: none; mirroring is always on)",
+           minimum=0, maximum=24),
     Option("steps", 28000, "training steps in total", minimum=1),
     Option("checkpoint_every", 1000, "steps between checkpoints, epoch-level logs and the finiteness check", minimum=1),
     Option("log_every", 100, "steps between TensorBoard batch logs", minimum=1),
@@ -108,11 +110,14 @@ def head_arguments(settings):
 def build_face_model(settings, classes):
     """SphereNet-`depth` → `SoftmaxHead(classes)`: returns (train_model, backbone, head), uncompiled.
 
-    The train model takes [images (N, 112, 96, 3) in 0–255, labels] and returns logits.
+    The train model takes [images (N, 112, 96, 3) in 0–255, labels] and returns logits;
+    with `shift` > 0 it first moves each training face by up to `shift` pixels
+    (`RandomShift`, training only, XLA-compatible).
     """
     backbone = spherenet(settings["depth"], settings["embedding_dim"])
     head = SoftmaxHead(classes, variant=settings["variant"], name="softmax_head", **head_arguments(settings))
-    model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}")
+    augment = RandomShift(settings["shift"], seed=settings["seed"], name="random_shift") if settings.get("shift") else None
+    model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}", augment=augment)
     return model, backbone, head
 
 
