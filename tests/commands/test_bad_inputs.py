@@ -475,6 +475,9 @@ PROCESS_CASES = [
     ("evaluate", ["face/evaluate.py"], lambda w, t: ["--model", truncated(t, w["face_keras"]), "--pairs", w["pairs"],
                                                      "--images", w["lfw"], "--out", str(t / "o")], "not a complete .keras file"),
     ("export", ["face/export.py"], lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
+    # the installed console script (setup.cfg) filters TensorFlow's lines as the scripts do
+    ("console-export", [os.path.join(os.path.dirname(sys.executable), "sphereface-export")],
+     lambda w, t: ["--model", put(t, "m.keras", ""), "--out", str(t / "o")], "the file is empty"),
 ]
 
 
