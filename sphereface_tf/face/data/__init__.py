@@ -70,7 +70,7 @@ def training_input(data_dir, batch_size, seed=0, start_batch=0, deterministic=Fa
         raise FaceDataError(f"{data_dir}: TFRecords feed one process here; use a decoded cache "
                             "(face/prepare.py --format cache) for multi-process JAX training")
     try:
-        import tensorflow  # noqa: F401
+        import tensorflow  # noqa: F401  (deferred: TensorFlow is optional; TFRecords need it)
     except ImportError as err:
         raise FaceDataError(f"{data_dir}: TFRecords are read with TensorFlow, which is not installed; write a "
                             f"decoded cache instead: `python face/prepare.py --images <folder> --format cache "
