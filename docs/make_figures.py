@@ -1,17 +1,14 @@
-"""Regenerate the math figures in docs/figures with the package's plotting code.
+"""Regenerate the math figures in docs/figures with the package's plotting code (the package installed: `make install`).
 
     python docs/make_figures.py
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from sphereface_tf.plotting import plot_psi  # noqa: E402
+from sphereface_tf.util.files import save_figure
+from sphereface_tf.viz.plots import plot_psi
 
 if __name__ == "__main__":
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures", "psi.png")
-    plot_psi().savefig(out, dpi=150)
+    save_figure(plot_psi(), out, dpi=150)
     print(out)
