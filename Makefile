@@ -25,7 +25,10 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m core tests
 
-test: test-tf test-jax
+# both parts at once (the JAX part is short and the TensorFlow part leaves a core mostly idle); each part's
+# output is printed whole when it ends
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-tf test-jax
 
 # the inner loop (about 2 minutes): everything but the end-to-end tests (marker `slow`: training runs, processes)
 test-fast: $(STAMP)
