@@ -29,9 +29,8 @@ import numpy as np
 
 from sphereface_tf.face.align import read_landmarks
 from sphereface_tf.face.data import CacheBatches, FaceArrays, FaceDataError, load_faces, scan_identity_folders
-from sphereface_tf.face.embed import compare, embed
 from sphereface_tf.face.plots import plot_roc_curves
-from sphereface_tf.face.protocol import verify
+from sphereface_tf.face.protocol import pair_files, pair_scores, verify
 from sphereface_tf.face.training import SCHEMA, build_face_model, compile_face_model, precision_and_xla
 from sphereface_tf.face.verification import read_pairs
 from sphereface_tf.training.callbacks import EpochTimer, StopOnNonFinite
@@ -94,7 +93,7 @@ def _load_lfw(images_root, pairs_path, landmarks=None):
     if isinstance(landmarks, (str, os.PathLike)):
         landmarks = read_landmarks(landmarks)
     faces = scan_identity_folders(images_root)
-    missing = sorted(({p.first for p in pairs} | {p.second for p in pairs}) - set(faces.keys))
+    missing = sorted(set(pair_files(pairs)) - set(faces.keys))
     if missing:
         raise InputError(f"{len(missing)} image(s) named in {pairs_path} are not under --images {images_root}, e.g. "
                          f"{missing[0]}; --images must be the root of LFW's Name/Name_0001.jpg folders")
@@ -110,11 +109,10 @@ class _Model:
         self.model, self.backbone, self.head = build_face_model(settings, classes)
         compile_face_model(self.model, settings, xla=precision_and_xla(settings)[1])
         self.initial = self.model.get_weights()
-        self.built = False
 
     def reset(self):
         self.model.set_weights(self.initial)
-        if self.built:
+        if self.model.optimizer.built:  # its slots exist from the first fold on
             for variable in self.model.optimizer.variables:
                 variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
 
@@ -128,11 +126,8 @@ def train_fold(run, settings, arrays, verbose=0):
     guard = StopOnNonFinite(what=f"{settings['variant']} softmax, learning rate {settings['learning_rate']:g}",
                             hint="lower the learning rate or look at docs/face.md (training that diverges)")
     started = time.perf_counter()
-    try:
-        history = run.model.fit(batches, epochs=settings["steps"] // every, steps_per_epoch=every, verbose=verbose,
-                                callbacks=[timer, guard], shuffle=False)
-    finally:
-        run.built = True
+    history = run.model.fit(batches, epochs=settings["steps"] // every, steps_per_epoch=every, verbose=verbose,
+                            callbacks=[timer, guard], shuffle=False)
     rates = timer.images_per_second[1:] or timer.images_per_second  # the first interval includes compilation
     return float(history.history["loss"][-1]), float(np.median(rates)) if rates else None, time.perf_counter() - started
 
@@ -141,10 +136,8 @@ def fold_scores(backbone, images, pairs, faces, fold, batch_size=256):
     """Cosine similarities of fold `fold`'s pairs and whether each pair is the same person."""
     chosen = [p for p in pairs if p.fold + 1 == fold]
     position = {key: i for i, key in enumerate(faces.keys)}
-    files = sorted({p.first for p in chosen} | {p.second for p in chosen})
-    features = dict(zip(files, embed(backbone, images[[position[f] for f in files]], batch_size=batch_size)))
-    scores = np.array([compare(features[p.first], features[p.second]) for p in chosen])
-    return scores, np.array([p.same for p in chosen])
+    files = pair_files(chosen)
+    return pair_scores(backbone, chosen, files, images[[position[f] for f in files]], batch_size)
 
 
 def _curve(fpr, tpr, points=ROC_POINTS):
@@ -167,9 +160,9 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
         unknown = sorted(set(folds) - set(people))
         if unknown:
             raise InputError(f"--folds {unknown}: {pairs_path} has folds {sorted(people)}")
-        splits = {k: split_for_fold(faces, people, k, min_images) for k in folds}
+        splits = {k: split_for_fold(faces, people, k, min_images) for k in people}
         # one class count for every fold of the pairs file: runs of the same settings compile the same step
-        classes = max(len(split_for_fold(faces, people, k, min_images)[2]) for k in people)
+        classes = max(len(names) for _, _, names in splits.values())
         if classes < 2:
             raise FaceDataError(f"{images_root}: fewer than 2 training identities with ≥ {min_images} images per fold")
         write_json(os.path.join(out, "benchmark.json"), dict(

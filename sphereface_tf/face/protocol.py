@@ -70,11 +70,23 @@ def verify(scores, same, folds):
                 roc=dict(fpr=fpr, tpr=tpr), notes=notes)
 
 
+def pair_files(pairs):
+    """The image paths the pairs name, each once, sorted."""
+    return sorted({p.first for p in pairs} | {p.second for p in pairs})
+
+
+def pair_scores(model, pairs, files, images, batch_size=64):
+    """Cosine similarity of each pair's embeddings (`images[i]` is the face of `files[i]`), and whether it is one person."""
+    features = dict(zip(files, embed(model, images, batch_size=batch_size)))
+    scores = np.array([compare(features[p.first], features[p.second]) for p in pairs])
+    return scores, np.array([p.same for p in pairs])
+
+
 def pair_images(pairs, images_root, landmarks=None, pairs_path="pairs file"):
     """The faces the pairs name, aligned or resized: (files, uint8 images, resized?)."""
     if not os.path.isdir(images_root):
         raise InputError(f"--images {images_root}: image folder not found")
-    files = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    files = pair_files(pairs)
     missing = [f for f in files if not os.path.isfile(os.path.join(images_root, f))]
     if missing:
         raise InputError(f"{len(missing)} image(s) named in {pairs_path} are missing under --images {images_root}, "
@@ -92,7 +104,8 @@ def evaluate_model(model, pairs_path, images_root, landmarks=None, out=None, bat
     """
     if out is not None:
         check_output_dir(out)
-    if isinstance(model, (str, os.PathLike)):
+    from_file = isinstance(model, (str, os.PathLike))
+    if from_file:
         model_path = os.fspath(model)
         check_keras_file(model_path)  # before minutes of image reading
     pairs = read_pairs(pairs_path)
@@ -100,11 +113,9 @@ def evaluate_model(model, pairs_path, images_root, landmarks=None, out=None, bat
         landmarks = read_landmarks(landmarks)
     started = time.perf_counter()
     files, images, resized = pair_images(pairs, images_root, landmarks, pairs_path)
-    if model_path is not None and isinstance(model, (str, os.PathLike)):
+    if from_file:
         model = load_embedding_model(model_path, image_shape=FACE_SHAPE)
-    features = dict(zip(files, embed(model, images, batch_size=batch_size)))
-    scores = np.array([compare(features[p.first], features[p.second]) for p in pairs])
-    same = np.array([p.same for p in pairs])
+    scores, same = pair_scores(model, pairs, files, images, batch_size)
     result = verify(scores, same, np.array([p.fold for p in pairs]))
     elapsed = time.perf_counter() - started
     if resized:
