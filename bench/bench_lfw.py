@@ -10,9 +10,12 @@
    people); the candidate with the best mean accuracy there, all folds finite, is chosen.
 2. With the chosen settings, every variant of --variants is trained and scored on each
    fold of --report-folds, once. Those are the figures to report.
-Results: <out>/tune/<candidate>/…, <out>/chosen.json, <out>/report/… (table.md,
+Results: <out>/tune/<candidate>/…, <out>/chosen.json, <out>/report/<chosen>/… (table.md,
 summary.json, roc.png, per-fold JSON). Rerunning continues where it stopped (finished
-folds are not redone; the choice is made again from the same tuning results).
+folds are not redone; the choice is made again from the same tuning results). A fold is
+never reused under other settings (face.benchmark refuses that), and a report made with
+one choice stays in its own folder: if a later, larger set of candidates chooses
+differently, its report is a second one, beside the first, never mixed with it.
 """
 
 import argparse
@@ -68,9 +71,9 @@ def main():
 
     runs = [(v, settings["m"] if v == "angular" else 1) for v in args.variants]
     runs += [("angular", int(m)) for m in args.margins.split(",") if m and int(m) != settings["m"]]
-    run_benchmark(args.images, args.pairs, os.path.join(args.out, "report"), folds=args.report_folds, runs=runs,
-                  settings=settings)
-    with open(os.path.join(args.out, "report", "table.md"), encoding="utf-8") as handle:
+    report = os.path.join(args.out, "report", chosen)
+    run_benchmark(args.images, args.pairs, report, folds=args.report_folds, runs=runs, settings=settings)
+    with open(os.path.join(report, "table.md"), encoding="utf-8") as handle:
         print(handle.read(), flush=True)
     print(f"done in {time.time() - started:.0f} s", flush=True)
 

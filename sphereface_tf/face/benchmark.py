@@ -15,7 +15,8 @@ keys of face/train.py). The model is built and compiled once per run, with one c
 count for all folds (the largest; labels beyond a fold's people are never targets), and
 reset to the same initial weights for each fold: the compiled step is used again. A
 finished fold is written to `out/<run>/fold<k>.json` at once and not redone after an
-interruption. A fold whose training diverges is recorded as such (the step and the
+interruption; run again with other settings on the same `out`, it is refused (never mixed
+with another recipe's folds). A fold whose training diverges is recorded as such (the step and the
 settings), never scored. The summary (`summary.json`, `table.md`, `roc.png`) covers the
 folds finished so far.
 """
@@ -38,6 +39,9 @@ from sphereface_tf.util.errors import InputError, TrainingDiverged, check_output
 from sphereface_tf.util.files import RunLock, atomic_write, save_figure, write_json
 
 ROC_POINTS = 200  # points of each fold's ROC kept in its JSON
+# settings that do not change what a fold's model learns (where files go, how often it logs or checks)
+NOT_RESULT_SETTINGS = frozenset({"data", "out", "log_every", "checkpoint_every", "distribute", "shuffle_buffer",
+                                 "deterministic"})
 
 
 def run_name(variant, m):
@@ -51,6 +55,38 @@ def fold_people(pairs):
         for path in (pair.first, pair.second):
             people.setdefault(pair.fold + 1, set()).add(path.split("/")[0])
     return people
+
+
+def settings_changed(record, settings, min_images):
+    """The settings (name, recorded, now) in which a finished fold's record differs from this run's.
+
+    A setting the record lacks (one added to the recipe later) counts as its default.
+    """
+    recorded = dict(SCHEMA.defaults(), **record.get("settings", {}), min_images=record.get("min_images", 2))
+    now = dict(settings, min_images=min_images)
+    return [(key, recorded.get(key), value) for key, value in sorted(now.items())
+            if key not in NOT_RESULT_SETTINGS and _plain(recorded.get(key)) != _plain(value)]
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def finished_folds(out, name, folds, settings, min_images):
+    """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings."""
+    done = []
+    for k in folds:
+        path = os.path.join(out, name, f"fold{k}.json")
+        if not os.path.isfile(path):
+            continue
+        with open(path, encoding="utf-8") as handle:
+            changed = settings_changed(json.load(handle), settings, min_images)
+        if changed:
+            what = ", ".join(f"{key} {old!r} there, {new!r} now" for key, old, new in changed[:3])
+            raise InputError(f"{path} was trained with other settings ({what}): a finished fold is never mixed with "
+                             f"another recipe's; give another --out, or remove that run's folder to train it again")
+        done.append(k)
+    return done
 
 
 def split_for_fold(faces, people, fold, min_images=2):
@@ -175,7 +211,8 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
         for variant, m in runs:
             name = run_name(variant, m)
             run_settings = dict(settings, variant=variant, m=m if variant == "angular" else 1)
-            todo = [k for k in folds if not os.path.isfile(os.path.join(out, name, f"fold{k}.json"))]
+            done = finished_folds(out, name, folds, run_settings, min_images)
+            todo = [k for k in folds if k not in done]
             if not todo:
                 continue
             precision, _ = precision_and_xla(run_settings)
@@ -184,7 +221,8 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
                 model = _Model(run_settings, classes)
                 for k in todo:
                     index, labels, names = splits[k]
-                    record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], train_people=len(names),
+                    record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], min_images=min_images,
+                                  train_people=len(names),
                                   train_faces=int(len(index)), test_people=len(people[k]),
                                   identity_disjoint=not (set(names) & people[k]), settings=run_settings)
                     try:

@@ -59,7 +59,7 @@ def test_a_pairs_file_whose_folds_share_people_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(lfw, tmp_path, monkeypatch):
+def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(lfw, tmp_path, monkeypatch, capsys):
     root, pairs_path = lfw
     out = str(tmp_path / "bench")
     argv = ["--images", root, "--pairs", pairs_path, "--out", out, "--folds", "1-2", "--variants", "angular", *TINY]
@@ -82,6 +82,12 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
 
     monkeypatch.setattr(benchmark, "train_fold", no_training)
     assert cli.run(face_benchmark.main, argv) == 0  # both folds done: nothing retrained
+    # the same --out with another recipe: refused, not mixed with the finished folds
+    capsys.readouterr()
+    assert cli.run(face_benchmark.main, [*argv, "--weight-decay", "0.005"]) == 2
+    assert "fold1.json was trained with other settings (weight_decay 0.0005 there, 0.005 now)" in capsys.readouterr().err
+    assert cli.run(face_benchmark.main, [*argv, "--min-images", "3"]) == 2
+    assert cli.run(face_benchmark.main, [*argv, "--log-every", "7"]) == 0  # how often it logs changes no result
 
 
 @pytest.mark.slow
