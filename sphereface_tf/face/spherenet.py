@@ -30,16 +30,21 @@ def _prelu(name):
     return layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name)
 
 
-def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, normalize=True, name=None):
+def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, normalize=True, dropout=0.0, name=None):
     """SphereNet-`depth` (4, 10, 20, 36 or 64): RGB images → FC1 embedding.
 
     With `normalize=True` the model takes raw pixels in [0, 255] and applies
-    (x − 127.5) / 128 itself; otherwise it expects normalised input.
+    (x − 127.5) / 128 itself; otherwise it expects normalised input. `dropout` > 0 adds
+    dropout at that rate on the flattened features that feed FC1 (training only; not in
+    the paper, whose nets have none: a regulariser for small training sets, where FC1's
+    weights, most of the net's, memorise the faces).
     """
     if depth not in UNITS:
         raise ValueError(f"`depth` must be one of {sorted(UNITS)} (the paper's Table 2), got {depth!r}")
     if int(embedding_dim) < 1:
         raise ValueError(f"`embedding_dim` must be a positive integer, got {embedding_dim!r}")
+    if not 0 <= float(dropout) < 1:
+        raise ValueError(f"`dropout` must be a rate in [0, 1), got {dropout!r}")
     inputs = keras.Input(input_shape, name="image")
     x = normalization_layer()(inputs) if normalize else inputs
     for stage, (units, width) in enumerate(zip(UNITS[depth], WIDTHS), start=1):
@@ -55,6 +60,8 @@ def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, normalize=Tr
                 x = _prelu(f"prelu{stage}_{k}")(x)
             x = layers.Add(name=f"res{stage}_{unit + 1}")([shortcut, x])
     x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(float(dropout), name="dropout")(x)
     x = layers.Dense(embedding_dim, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="fc1")(x)
     return keras.Model(inputs, x, name=name or f"spherenet{depth}")
 

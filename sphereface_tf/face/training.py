@@ -59,6 +59,8 @@ SCHEMA = Schema(
     Option("out", "runs/sphereface20-casia", "run folder: checkpoints, logs, model.keras, embedding.keras"),
     Option("depth", 20, "SphereNet depth (the paper's Table 2)", choices=tuple(sorted(UNITS))),
     Option("embedding_dim", 512, "size of the FC1 embedding", minimum=1),
+    Option("dropout", 0.0, "dropout rate on the features that feed FC1, training only (0: the paper's SphereNet; "
+           "a regulariser for small training sets)", minimum=0, maximum=0.95),
     Option("variant", "angular", "softmax variant", choices=VARIANTS),
     Option("m", 4, "angular margin of A-Softmax (angular only; m = 1 is the modified softmax)", minimum=1),
     Option("lambda_base", 1000.0, "λ annealing: λ_t = max(λ_min, λ_base (1 + γ t)^-power)", minimum=0),
@@ -114,7 +116,7 @@ def build_face_model(settings, classes):
     with `shift` > 0 it first moves each training face by up to `shift` pixels
     (`RandomShift`, training only, XLA-compatible).
     """
-    backbone = spherenet(settings["depth"], settings["embedding_dim"])
+    backbone = spherenet(settings["depth"], settings["embedding_dim"], dropout=settings.get("dropout", 0.0))
     head = SoftmaxHead(classes, variant=settings["variant"], name="softmax_head", **head_arguments(settings))
     augment = RandomShift(settings["shift"], seed=settings["seed"], name="random_shift") if settings.get("shift") else None
     model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}", augment=augment)

@@ -49,3 +49,26 @@ def test_spherenet20_numbers():
 def test_bad_depth():
     with pytest.raises(ValueError, match=r"`depth` must be one of \[4, 10, 20, 36, 64\]"):
         spherenet(18)
+
+
+@pytest.mark.core
+def test_dropout_before_fc1_acts_in_training_only():
+    import keras
+    import numpy as np
+
+    plain = spherenet(4, embedding_dim=16)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in plain.layers)  # the paper's net by default
+    dropped = spherenet(4, embedding_dim=16, dropout=0.5)
+    assert [layer.name for layer in dropped.layers] == [
+        *[layer.name for layer in plain.layers[:-1]], "dropout", "fc1"]
+    dropped.set_weights(plain.get_weights())
+    images = np.random.default_rng(0).uniform(0, 255, (4, 112, 96, 3)).astype("float32")
+    np.testing.assert_allclose(dropped(images, training=False), plain(images), rtol=1e-6)
+    features = keras.Model(dropped.input, dropped.get_layer("dropout").output)
+    kept = keras.ops.convert_to_numpy(features(images, training=True)) != 0
+    assert 0.4 < kept[np.asarray(keras.Model(plain.input, plain.get_layer("flatten").output)(images)) != 0].mean() < 0.6
+
+
+def test_bad_dropout():
+    with pytest.raises(ValueError, match=r"`dropout` must be a rate in \[0, 1\)"):
+        spherenet(4, dropout=1.0)
