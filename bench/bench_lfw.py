@@ -31,6 +31,19 @@ from sphereface_tf.face.training import SCHEMA
 from sphereface_tf.util.files import write_json
 
 
+def read_candidates(text):
+    """--candidates: inline JSON or @path; a name → settings-changes mapping ("_"-prefixed keys are comments)."""
+    if text.startswith("@"):
+        with open(text[1:], encoding="utf-8") as handle:
+            text = handle.read()
+    candidates = json.loads(text)
+    if isinstance(candidates, dict):
+        candidates = {name: change for name, change in candidates.items() if not name.startswith("_")}
+    if not candidates or not isinstance(candidates, dict) or not all(isinstance(v, dict) for v in candidates.values()):
+        raise SystemExit('--candidates: give a JSON object of name → settings, e.g. {"base": {}, "wd": {"weight_decay": 0.005}}')
+    return candidates
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True)
@@ -39,14 +52,15 @@ def main():
     parser.add_argument("--config", required=True, help="TOML settings of face/train.py (the base recipe)")
     parser.add_argument("--tune-folds", type=fold_list, default=fold_list("6-10"))
     parser.add_argument("--report-folds", type=fold_list, default=fold_list("1-5"))
-    parser.add_argument("--candidates", default='{"config": {}}', help="JSON: name → settings changed from --config")
+    parser.add_argument("--candidates", default='{"config": {}}',
+                        help="JSON: name → settings changed from --config, or @file.json (e.g. @bench/lfw_candidates.json)")
     parser.add_argument("--variants", type=name_list, default=["angular", "modified", "original"])
     parser.add_argument("--margins", default="", help="extra report runs of A-Softmax with these m, e.g. 1,2,3")
     args = parser.parse_args()
     if set(args.tune_folds) & set(args.report_folds):
         parser.error("--tune-folds and --report-folds must not share a fold")
     base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(args.config))
-    candidates = json.loads(args.candidates)
+    candidates = read_candidates(args.candidates)
     started = time.time()
     print(f"Keras {keras.__version__} ({keras.config.backend()}); tune on folds {args.tune_folds}, report folds "
           f"{args.report_folds}; candidates {candidates}", flush=True)

@@ -4,7 +4,7 @@
 #
 #   here:   bash bench/device_wheels.sh 3.12 .whl   (or keras, namex, optree alone: the device has the rest)
 #           (cd data/lfw && zip -q -r -0 ../lfw_aligned.zip aligned pairs.txt)
-#   device: LIMIT=540 bash bench/lfw_device.sh --config face/configs/sphereface20_lfw.toml --candidates '{...}'
+#   device: LIMIT=540 bash bench/lfw_device.sh --config face/configs/sphereface20_lfw.toml --candidates @bench/lfw_candidates.json
 #           (carry .whl, data/lfw_aligned.zip and, to continue a cut-off call, runs/lfw)
 set -u
 LIMIT=${LIMIT:-540}

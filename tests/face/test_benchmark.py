@@ -2,6 +2,7 @@
 
 import json
 import os
+import runpy
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sphereface_tf.commands import face_benchmark
 from sphereface_tf.face import benchmark
 from sphereface_tf.face.data import scan_identity_folders
 from sphereface_tf.face.synthetic import make_lfw
+from sphereface_tf.face.training import SCHEMA
 from sphereface_tf.face.verification import read_pairs
 from sphereface_tf.util import cli
 from sphereface_tf.util.errors import InputError
@@ -101,3 +103,35 @@ def test_a_diverging_fold_is_recorded_and_never_scored(lfw, tmp_path):
     assert record["finite"] is False and "accuracy" not in record
     assert "not finite" in record["diverged"] and "learning rate 1e+30" in record["diverged"]
     assert json.load(open(os.path.join(out, "summary.json")))["original"]["diverged"] == [3]
+
+
+BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "bench")
+
+
+def test_the_device_candidates_are_valid_settings():
+    """bench/lfw_candidates.json (the next device call's tuning set) validates against the recipe: no wasted call."""
+    lfw_bench = runpy.run_path(os.path.join(BENCH, "bench_lfw.py"))
+    candidates = lfw_bench["read_candidates"]("@" + os.path.join(BENCH, "lfw_candidates.json"))
+    assert "recipe" in candidates and len(candidates) >= 3
+    base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(BENCH, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
+    for name, change in candidates.items():
+        SCHEMA.validate(dict(base, **change), where=f"candidate {name}")
+
+
+@pytest.mark.slow
+def test_bench_lfw_tunes_then_reports_the_chosen_settings_in_their_own_folder(lfw, tmp_path, monkeypatch, capsys):
+    root, pairs_path = lfw
+    config = tmp_path / "tiny.toml"
+    config.write_text('depth = 4\nembedding_dim = 16\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 8\n'
+                      'learning_rate = 0.01\nlr_boundaries = [2]\n')
+    out = tmp_path / "lfw"
+    argv = ["bench_lfw.py", "--images", root, "--pairs", pairs_path, "--out", str(out), "--config", str(config),
+            "--tune-folds", "3", "--report-folds", "1", "--variants", "angular",
+            "--candidates", '{"_note": "ignored", "base": {}, "diverges": {"learning_rate": 1e30}}']
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path(os.path.join(BENCH, "bench_lfw.py"), run_name="__main__")
+    chosen = json.load(open(out / "chosen.json"))
+    assert chosen["chosen"] == "base" and chosen["tuning"]["diverges"]["diverged"] == [3]  # a NaN run is never chosen
+    record = json.load(open(out / "report" / "base" / "angular-m4" / "fold1.json"))
+    assert record["finite"] and record["settings"]["learning_rate"] == 0.01 and record["fold"] == 1
+    assert not (out / "tune" / "base" / "angular-m4" / "fold1.json").exists()  # reporting folds never tuned on
