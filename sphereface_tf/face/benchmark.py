@@ -61,9 +61,13 @@ def settings_changed(record, settings, min_images):
     """The settings (name, recorded, now) in which a finished fold's record differs from this run's.
 
     A setting the record lacks (one added to the recipe later) counts as its default.
+    "precision" compares what "auto" meant on each machine (bf16 on a GPU, float32 on a
+    CPU), where the record says (records from 2026-11-27 on).
     """
     recorded = dict(SCHEMA.defaults(), **record.get("settings", {}), min_images=record.get("min_images", 2))
     now = dict(settings, min_images=min_images)
+    if "precision_used" in record:
+        recorded["precision"], now["precision"] = record["precision_used"], precision_and_xla(settings)[0]
     return [(key, recorded.get(key), value) for key, value in sorted(now.items())
             if key not in NOT_RESULT_SETTINGS and _plain(recorded.get(key)) != _plain(value)]
 
@@ -222,7 +226,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
                 for k in todo:
                     index, labels, names = splits[k]
                     record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], min_images=min_images,
-                                  train_people=len(names),
+                                  precision_used=precision, backend=keras.config.backend(), train_people=len(names),
                                   train_faces=int(len(index)), test_people=len(people[k]),
                                   identity_disjoint=not (set(names) & people[k]), settings=run_settings)
                     try:

@@ -90,6 +90,10 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
     assert "fold1.json was trained with other settings (weight_decay 0.0005 there, 0.005 now)" in capsys.readouterr().err
     assert cli.run(face_benchmark.main, [*argv, "--min-images", "3"]) == 2
     assert cli.run(face_benchmark.main, [*argv, "--log-every", "7"]) == 0  # how often it logs changes no result
+    # "auto" precision is compared as what it meant: a CPU's float32 fold is not continued in bfloat16
+    assert record["precision_used"] == "float32"
+    assert cli.run(face_benchmark.main, [*argv, "--precision", "mixed_bfloat16"]) == 2
+    assert "precision 'float32' there, 'mixed_bfloat16' now" in capsys.readouterr().err
 
 
 @pytest.mark.slow
