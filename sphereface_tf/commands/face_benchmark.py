@@ -9,8 +9,9 @@ A-Softmax) trains SphereNet with face/train.py's recipe (--config and its flags:
 learning rate, weight decay, λ, …) on every person of the other folds with at least
 --min-images images, then scores fold k's 600 pairs as face/evaluate.py does. Writes
 <out>/<run>/fold<k>.json as each fold ends (a finished fold is not redone when the
-command is run again; with other settings on the same --out it is refused), and summary.json, table.md (mean ± std over folds: accuracy,
-ROC AUC, TAR@FAR) and roc.png (the runs' mean ROC curves). A fold whose training
+command is run again; with other settings on the same --out it is refused), and
+summary.json, table.md (mean ± std over folds: accuracy, ROC AUC, TAR@FAR) and roc.png
+(the runs' mean ROC curves). A fold whose training
 diverges is recorded as diverged, never scored. --images: LFW aligned to 112×96
 (face/prepare.py's alignment: give --landmarks for raw LFW images). Meant for a GPU
 (KERAS_BACKEND=jax); tiny settings run on a CPU.

@@ -16,8 +16,8 @@ count for all folds (the largest; labels beyond a fold's people are never target
 reset to the same initial weights for each fold: the compiled step is used again. A
 finished fold is written to `out/<run>/fold<k>.json` at once and not redone after an
 interruption; run again with other settings on the same `out`, it is refused (never mixed
-with another recipe's folds). A fold whose training diverges is recorded as such (the step and the
-settings), never scored. The summary (`summary.json`, `table.md`, `roc.png`) covers the
+with another recipe's folds). A fold whose training diverges is recorded as such (the step
+and the settings), never scored. The summary (`summary.json`, `table.md`, `roc.png`) covers the
 folds finished so far.
 """
 
@@ -57,26 +57,23 @@ def fold_people(pairs):
     return people
 
 
-def settings_changed(record, settings, min_images):
+def settings_changed(record, settings, min_images, precision):
     """The settings (name, recorded, now) in which a finished fold's record differs from this run's.
 
-    A setting the record lacks (one added to the recipe later) counts as its default.
-    "precision" compares what "auto" meant on each machine (bf16 on a GPU, float32 on a
-    CPU), where the record says (records from 2026-11-27 on).
+    `settings` are validated (lists stay lists, as in the JSON record). A setting the
+    record lacks (one added to the recipe later) counts as its default. "precision"
+    compares what "auto" meant on each machine (`precision`, e.g. bf16 on a GPU and
+    float32 on a CPU), where the record says (records from 2026-11-27 on).
     """
     recorded = dict(SCHEMA.defaults(), **record.get("settings", {}), min_images=record.get("min_images", 2))
     now = dict(settings, min_images=min_images)
     if "precision_used" in record:
-        recorded["precision"], now["precision"] = record["precision_used"], precision_and_xla(settings)[0]
+        recorded["precision"], now["precision"] = record["precision_used"], precision
     return [(key, recorded.get(key), value) for key, value in sorted(now.items())
-            if key not in NOT_RESULT_SETTINGS and _plain(recorded.get(key)) != _plain(value)]
+            if key not in NOT_RESULT_SETTINGS and recorded.get(key) != value]
 
 
-def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
-
-
-def finished_folds(out, name, folds, settings, min_images):
+def finished_folds(out, name, folds, settings, min_images, precision):
     """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings."""
     done = []
     for k in folds:
@@ -84,7 +81,7 @@ def finished_folds(out, name, folds, settings, min_images):
         if not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8") as handle:
-            changed = settings_changed(json.load(handle), settings, min_images)
+            changed = settings_changed(json.load(handle), settings, min_images, precision)
         if changed:
             what = ", ".join(f"{key} {old!r} there, {new!r} now" for key, old, new in changed[:3])
             raise InputError(f"{path} was trained with other settings ({what}): a finished fold is never mixed with "
@@ -215,11 +212,11 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
         for variant, m in runs:
             name = run_name(variant, m)
             run_settings = dict(settings, variant=variant, m=m if variant == "angular" else 1)
-            done = finished_folds(out, name, folds, run_settings, min_images)
+            precision, _ = precision_and_xla(run_settings)
+            done = finished_folds(out, name, folds, run_settings, min_images, precision)
             todo = [k for k in folds if k not in done]
             if not todo:
                 continue
-            precision, _ = precision_and_xla(run_settings)
             keras.config.set_dtype_policy(precision)
             try:
                 model = _Model(run_settings, classes)
