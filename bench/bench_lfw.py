@@ -33,14 +33,22 @@ from sphereface_tf.util.files import write_json
 
 def read_candidates(text):
     """--candidates: inline JSON or @path; a name → settings-changes mapping ("_"-prefixed keys are comments)."""
+    where = "--candidates"
     if text.startswith("@"):
-        with open(text[1:], encoding="utf-8") as handle:
-            text = handle.read()
-    candidates = json.loads(text)
+        where = f"--candidates {text}"
+        try:
+            with open(text[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise SystemExit(f"{where}: cannot read the file ({err.strerror})") from None
+    try:
+        candidates = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"{where}: not JSON ({err})") from None
     if isinstance(candidates, dict):
         candidates = {name: change for name, change in candidates.items() if not name.startswith("_")}
     if not candidates or not isinstance(candidates, dict) or not all(isinstance(v, dict) for v in candidates.values()):
-        raise SystemExit('--candidates: give a JSON object of name → settings, e.g. {"base": {}, "wd": {"weight_decay": 0.005}}')
+        raise SystemExit(f'{where}: give a JSON object of name → settings, e.g. {{"base": {{}}, "wd": {{"weight_decay": 0.005}}}}')
     return candidates
 
 

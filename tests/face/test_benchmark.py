@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import runpy
 
 import numpy as np
@@ -120,6 +121,12 @@ def test_the_device_candidates_are_valid_settings():
     base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(BENCH, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
     for name, change in candidates.items():
         SCHEMA.validate(dict(base, **change), where=f"candidate {name}")
+    # bad --candidates: one line saying what is wrong, no traceback
+    for text, words in [("@/no/such.json", "--candidates @/no/such.json: cannot read the file"),
+                        ("{base: 1}", "--candidates: not JSON"), ('{"base": 1}', "give a JSON object of name → settings"),
+                        ('{"_only": {}}', "give a JSON object")]:
+        with pytest.raises(SystemExit, match=re.escape(words)):
+            lfw_bench["read_candidates"](text)
 
 
 @pytest.mark.slow
