@@ -41,8 +41,15 @@ def read_candidates(text):
                 text = handle.read()
         except OSError as err:
             raise SystemExit(f"{where}: cannot read the file ({err.strerror})") from None
+    def no_repeats(pairs):  # json.loads would keep only the last of two candidates of one name
+        names = [name for name, _ in pairs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise SystemExit(f"{where}: {twice[0]!r} is given twice in one object (JSON keeps only the last); rename or remove one")
+        return dict(pairs)
+
     try:
-        candidates = json.loads(text)
+        candidates = json.loads(text, object_pairs_hook=no_repeats)
     except json.JSONDecodeError as err:
         raise SystemExit(f"{where}: not JSON ({err})") from None
     if isinstance(candidates, dict):

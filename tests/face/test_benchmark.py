@@ -124,7 +124,8 @@ def test_the_device_candidates_are_valid_settings():
     # bad --candidates: one line saying what is wrong, no traceback
     for text, words in [("@/no/such.json", "--candidates @/no/such.json: cannot read the file"),
                         ("{base: 1}", "--candidates: not JSON"), ('{"base": 1}', "give a JSON object of name → settings"),
-                        ('{"_only": {}}', "give a JSON object")]:
+                        ('{"_only": {}}', "give a JSON object"),
+                        ('{"a": {}, "a": {"shift": 4}}', "--candidates: 'a' is given twice in one object")]:
         with pytest.raises(SystemExit, match=re.escape(words)):
             lfw_bench["read_candidates"](text)
 
