@@ -73,6 +73,9 @@ SCHEMA = Schema(
     Option("lr_decay", 0.1, "learning-rate factor at each boundary", above=0),
     Option("momentum", 0.9, "SGD momentum", minimum=0, maximum=1),
     Option("weight_decay", 5e-4, "weight decay", minimum=0),
+    Option("ema", 0.0, "keep an exponential moving average of the weights with this momentum per step (0: off; "
+           "e.g. 0.999): the saved and evaluated model gets the averaged weights, batch-norm statistics stay the trained "
+           "net's", minimum=0, maximum=0.99999),
     Option("clip_norm", 5.0, "clip the global gradient norm to this (0: no clipping): bounds each step, which stops "
            "the feature-norm runaway that otherwise diverges (docs/face.md)", minimum=0),
     Option("shift", 0, "random shifts of each training face by up to this many pixels (0: none; mirroring is always on)",
@@ -130,8 +133,14 @@ def learning_rate_schedule(settings):
 
 
 def make_optimizer(settings):
-    """SGD with momentum and weight decay, the global gradient norm clipped if `clip_norm` > 0."""
+    """SGD with momentum and weight decay, the global gradient norm clipped if `clip_norm` > 0.
+
+    With `ema` > 0 the optimizer also keeps a moving average of the trainable weights
+    (Keras' `use_ema`); `fit` puts the averages into the model when it ends.
+    """
     kwargs = dict(global_clipnorm=settings["clip_norm"]) if settings.get("clip_norm") else {}
+    if settings.get("ema"):
+        kwargs.update(use_ema=True, ema_momentum=settings["ema"])
     return keras.optimizers.SGD(learning_rate_schedule(settings), momentum=settings["momentum"],
                                 weight_decay=settings["weight_decay"], **kwargs)
 

@@ -38,3 +38,35 @@ def test_dropout_setting_puts_dropout_before_fc1():
     assert "dropout" not in [layer.name for layer in backbone.layers]
     with pytest.raises(Exception, match="dropout"):
         SCHEMA.validate(dict(SCHEMA.defaults(), dropout=1.0))
+
+
+def test_ema_leaves_the_moving_average_of_the_trained_weights_in_the_model():
+    """ema = μ: after fit, each trainable weight is a_T, a_1 = w_1, a_t = μ a_(t−1) + (1 − μ) w_t (NumPy reference)."""
+    import numpy as np
+
+    from sphereface_tf.face.training import compile_face_model
+
+    settings = SCHEMA.validate(dict(SCHEMA.defaults(), depth=4, embedding_dim=8, ema=0.5, learning_rate=0.05,
+                                    lr_boundaries=[100], precision="float32"))
+    keras.utils.set_random_seed(0)
+    model, _, _ = build_face_model(settings, classes=3)
+    compile_face_model(model, settings)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (8, 112, 96, 3)).astype("float32")
+    labels = rng.integers(0, 3, 8).astype("int32")
+    trained = []  # the raw weights after each step (one step per epoch)
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: trained.append([keras.ops.convert_to_numpy(v) for v in model.trainable_weights]))
+    model.fit([images, labels], labels, batch_size=8, epochs=4, verbose=0, callbacks=[record], shuffle=False)
+    assert len(trained) == 4
+    average = [w.astype("float64") for w in trained[0]]
+    for step in trained[1:]:
+        average = [0.5 * a + 0.5 * w for a, w in zip(average, step)]
+    final = [keras.ops.convert_to_numpy(v) for v in model.trainable_weights]
+    moved = [i for i, (a, b) in enumerate(zip(trained[-1], trained[-2])) if not np.allclose(a, b)]
+    assert moved  # the weights did change, so the raw and averaged weights differ
+    for i in moved:
+        np.testing.assert_allclose(final[i], average[i], rtol=1e-4, atol=1e-6)
+        assert not np.allclose(final[i], trained[-1][i], rtol=1e-4, atol=1e-6)
+    with pytest.raises(Exception, match="ema"):
+        SCHEMA.validate(dict(SCHEMA.defaults(), ema=1.0))
