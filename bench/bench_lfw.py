@@ -5,12 +5,14 @@
       --config face/configs/sphereface20_lfw.toml --tune-folds 6-10 --report-folds 1-5 \
       --candidates '{"base": {}, "wd1e-3": {"weight_decay": 1e-3}}' --variants angular,modified,original
 
-1. Every candidate (a name and the settings it changes in --config) trains A-Softmax on
-   each fold of --tune-folds (face.benchmark.run_benchmark: per fold, the other folds'
-   people); the candidate with the best mean accuracy there, all folds finite, is chosen.
+1. Every candidate (a name and the settings it changes in --config; "min_images" too)
+   trains A-Softmax on each fold of --tune-folds (face.benchmark.run_benchmark: per fold,
+   the other folds' people). Each fold is scored twice: cosine similarity, and the official
+   SphereFace evaluation's cosine of centred features. The candidate and scoring with the
+   best mean accuracy there, all folds finite, are chosen.
 2. With the chosen settings, every variant of --variants is trained and scored on each
-   fold of --report-folds, once. Those are the figures to report.
-Results: <out>/tune/<candidate>/…, <out>/chosen.json, <out>/report/<chosen>/… (table.md,
+   fold of --report-folds, once. Those are the figures to report, in the chosen scoring.
+Results: <out>/tune/<candidate>/…, <out>/chosen.json, <out>/report/<chosen>[+centered]/… (table.md,
 summary.json, roc.png, per-fold JSON). Rerunning continues where it stopped (finished
 folds are not redone; the choice is made again from the same tuning results). A fold is
 never reused under other settings (face.benchmark refuses that), and a report made with
@@ -59,6 +61,33 @@ def read_candidates(text):
     return candidates
 
 
+def candidate_settings(base, change, name):
+    """(validated settings, min_images) of a candidate: `base` with `change` ("min_images" is the benchmark's)."""
+    change = dict(change)
+    min_images = change.pop("min_images", 2)
+    if not isinstance(min_images, int) or min_images < 1:
+        raise SystemExit(f"candidate {name}: min_images must be a whole number ≥ 1, got {min_images!r}")
+    return SCHEMA.validate(dict(base, **change), where=f"candidate {name}"), min_images
+
+
+def choose(tuned, folds):
+    """(candidate, scoring) with the best mean accuracy on the tuning folds, among candidates finite on every fold.
+
+    A candidate offers "centered" only where each of its folds has centred scores (folds of
+    records from before they existed do not).
+    """
+    options = {}
+    for name, t in tuned.items():
+        if t["diverged"] or t["accuracy_mean"] is None or sorted(t["folds"]) != sorted(folds):
+            continue
+        options[(name, "cosine")] = t["accuracy_mean"]
+        if t["centered_accuracy_mean"] is not None:
+            options[(name, "centered")] = t["centered_accuracy_mean"]
+    if not options:
+        raise SystemExit("no candidate finished every tuning fold with finite training")
+    return max(options, key=options.get)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True)
@@ -82,26 +111,27 @@ def main():
 
     tuned = {}
     for name, change in candidates.items():
-        settings = SCHEMA.validate(dict(base, **change), where=f"candidate {name}")
+        settings, min_images = candidate_settings(base, change, name)
         summary = run_benchmark(args.images, args.pairs, os.path.join(args.out, "tune", name), folds=args.tune_folds,
-                                runs=[("angular", settings["m"])], settings=settings)
+                                runs=[("angular", settings["m"])], settings=settings, min_images=min_images)
         entry = next(iter(summary.values()))
+        centred = entry.get("centered", {})
         tuned[name] = dict(change=change, accuracy_mean=entry.get("accuracy_mean"), accuracy_std=entry.get("accuracy_std"),
+                           centered_accuracy_mean=centred.get("accuracy_mean"), centered_accuracy_std=centred.get("accuracy_std"),
                            diverged=entry["diverged"], folds=entry["folds_done"])
         print(f"tune {name}: {tuned[name]} ({time.time() - started:.0f} s)", flush=True)
-    finite = {n: t for n, t in tuned.items() if not t["diverged"] and t["accuracy_mean"] is not None}
-    if not finite:
-        raise SystemExit("every candidate diverged on the tuning folds")
-    chosen = max(finite, key=lambda n: finite[n]["accuracy_mean"])
-    settings = SCHEMA.validate(dict(base, **candidates[chosen]))
-    write_json(os.path.join(args.out, "chosen.json"), dict(chosen=chosen, settings=settings, tuning=tuned,
+    chosen, scoring = choose(tuned, args.tune_folds)
+    settings, min_images = candidate_settings(base, candidates[chosen], chosen)
+    write_json(os.path.join(args.out, "chosen.json"), dict(chosen=chosen, scoring=scoring, settings=settings,
+                                                           min_images=min_images, tuning=tuned,
                                                            tune_folds=args.tune_folds, report_folds=args.report_folds))
-    print(f"chosen on folds {args.tune_folds}: {chosen} {candidates[chosen]}", flush=True)
+    print(f"chosen on folds {args.tune_folds}: {chosen} {candidates[chosen]}, scoring: {scoring}", flush=True)
 
     runs = [(v, settings["m"] if v == "angular" else 1) for v in args.variants]
     runs += [("angular", int(m)) for m in args.margins.split(",") if m and int(m) != settings["m"]]
-    report = os.path.join(args.out, "report", chosen)
-    run_benchmark(args.images, args.pairs, report, folds=args.report_folds, runs=runs, settings=settings)
+    report = os.path.join(args.out, "report", chosen + ("+centered" if scoring == "centered" else ""))
+    run_benchmark(args.images, args.pairs, report, folds=args.report_folds, runs=runs, settings=settings,
+                  min_images=min_images)
     with open(os.path.join(report, "table.md"), encoding="utf-8") as handle:
         print(handle.read(), flush=True)
     print(f"done in {time.time() - started:.0f} s", flush=True)

@@ -8,7 +8,8 @@ L2-normalised; cosine similarity; cross-validation over the pairs file's folds w
 threshold chosen on the other folds and scored on each. A pairs file with one fold is
 split into stratified sub-folds (said in the report's notes): a threshold is never
 chosen on the pairs it is scored on. `verify(scores, same, folds)` is the scoring alone,
-for features computed elsewhere. A model with non-finite weights or embeddings is refused
+for features computed elsewhere; `verify_centered(first, second, same, folds)` scores as
+the official SphereFace evaluation does, on features centred on the other folds' mean. A model with non-finite weights or embeddings is refused
 (`ModelFileError`), never scored.
 """
 
@@ -21,7 +22,7 @@ from sphereface_tf.face.align import read_landmarks
 from sphereface_tf.face.data import FACE_SHAPE, load_faces
 from sphereface_tf.face.embed import compare, embed, load_embedding_model
 from sphereface_tf.face.plots import plot_pair_grid, plot_roc, plot_score_histogram
-from sphereface_tf.face.verification import kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
+from sphereface_tf.face.verification import best_threshold, kfold_accuracy, read_pairs, roc_auc, roc_curve, tar_at_far
 from sphereface_tf.util.errors import InputError, check_output_dir
 from sphereface_tf.util.faults import fault_point
 from sphereface_tf.util.files import save_figure, write_json
@@ -41,32 +42,69 @@ def stratified_folds(same, k=SUB_FOLDS):
     return folds
 
 
+def cross_validation_folds(same, folds):
+    """(folds, notes): the pairs' folds, or, for a single fold, stratified sub-folds of it (said in the notes)."""
+    folds = np.asarray(folds)
+    if len(np.unique(folds)) > 1:
+        return folds, []
+    k = min(SUB_FOLDS, int(min(same.sum(), (~same).sum())))
+    if k < 2:
+        raise InputError("one fold with fewer than 2 matched or mismatched pairs: too few pairs to choose a "
+                         "threshold on some and score it on others")
+    return stratified_folds(same, k), [
+        f"the pairs file has one fold: its pairs were split into {k} stratified sub-folds, each scored "
+        f"with the threshold chosen on the other {k - 1} (sub-folds may share people)"]
+
+
 def verify(scores, same, folds):
     """Accuracy by cross-validation over `folds`, ROC, AUC and TAR at FAR 1e-3 / 1e-2, with notes.
 
     With a single fold, the pairs are split into stratified sub-folds first (noted).
     """
-    scores, same, folds = np.asarray(scores, np.float64), np.asarray(same, bool), np.asarray(folds)
+    scores, same = np.asarray(scores, np.float64), np.asarray(same, bool)
     if not np.all(np.isfinite(scores)):
         raise InputError(f"{int(np.sum(~np.isfinite(scores)))} similarity score(s) are not finite; "
                          "the model's embeddings are NaN or inf (did its training diverge?)")
-    notes = []
-    if len(np.unique(folds)) == 1:
-        k = min(SUB_FOLDS, int(min(same.sum(), (~same).sum())))
-        if k < 2:
-            raise InputError("one fold with fewer than 2 matched or mismatched pairs: too few pairs to choose a "
-                             "threshold on some and score it on others")
-        folds = stratified_folds(same, k)
-        notes.append(f"the pairs file has one fold: its pairs were split into {k} stratified sub-folds, each scored "
-                     f"with the threshold chosen on the other {k - 1} (sub-folds may share people)")
+    folds, notes = cross_validation_folds(same, folds)
     result = kfold_accuracy(scores, same, folds)
+    return _report(scores, same, result["folds"], result["thresholds"], notes)
+
+
+def verify_centered(first, second, same, folds):
+    """`verify` with the scores of the official SphereFace evaluation: features centred before the cosine.
+
+    `first`, `second`: the embeddings of each pair's faces (rows). For each fold, the mean
+    embedding of the other folds' pairs (both faces of each) is subtracted from every
+    embedding, and the threshold is chosen on the other folds' centred scores: neither the
+    mean nor the threshold ever sees the pairs they score. ROC, AUC and TAR use each pair's
+    score from its own fold's turn.
+    """
+    first, second, same = np.asarray(first, np.float64), np.asarray(second, np.float64), np.asarray(same, bool)
+    if not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
+        raise InputError("embeddings are not finite: the model's weights are NaN or inf (did its training diverge?)")
+    folds, notes = cross_validation_folds(same, folds)
+    scored, accuracies, thresholds = np.empty(len(same)), [], []
+    for fold in np.unique(folds):
+        test = folds == fold
+        mean = np.concatenate([first[~test], second[~test]]).mean(axis=0)
+        scores = compare(first - mean, second - mean)
+        threshold, _ = best_threshold(scores[~test], same[~test])
+        accuracies.append(float(np.mean((scores[test] > threshold) == same[test])))
+        thresholds.append(threshold)
+        scored[test] = scores[test]
+    return _report(scored, same, accuracies, thresholds, notes + ["features centred on the mean embedding of the "
+                                                                  "other folds' pairs (the official evaluation's)"])
+
+
+def _report(scores, same, accuracies, thresholds, notes):
     fpr, tpr, _ = roc_curve(scores, same)
     negatives = int(np.sum(~same))
-    notes += [f"only {negatives} mismatched pairs: FAR {far} means fewer than one false accept, so TAR@FAR={far} "
-              f"is the true accept rate at zero false accepts" for far in FARS if negatives * float(far) < 1]
-    return dict(accuracy_mean=result["mean"], accuracy_std=result["std"], fold_accuracies=result["folds"],
-                thresholds=result["thresholds"], folds=int(len(result["folds"])), roc_auc=roc_auc(scores, same),
-                tar_at_far={far: tar_at_far(scores, same, float(far)) for far in FARS},
+    notes = notes + [f"only {negatives} mismatched pairs: FAR {far} means fewer than one false accept, so "
+                     f"TAR@FAR={far} is the true accept rate at zero false accepts"
+                     for far in FARS if negatives * float(far) < 1]
+    return dict(accuracy_mean=float(np.mean(accuracies)), accuracy_std=float(np.std(accuracies)),
+                fold_accuracies=list(accuracies), thresholds=list(thresholds), folds=len(accuracies),
+                roc_auc=roc_auc(scores, same), tar_at_far={far: tar_at_far(scores, same, float(far)) for far in FARS},
                 roc=dict(fpr=fpr, tpr=tpr), notes=notes)
 
 
@@ -75,11 +113,19 @@ def pair_files(pairs):
     return sorted({p.first for p in pairs} | {p.second for p in pairs})
 
 
+def pair_features(model, pairs, files, images, batch_size=64):
+    """The embeddings of each pair's first and second face (`images[i]` is the face of `files[i]`), and whether
+    the pair is one person."""
+    features = dict(zip(files, embed(model, images, batch_size=batch_size)))
+    first = np.stack([features[p.first] for p in pairs])
+    second = np.stack([features[p.second] for p in pairs])
+    return first, second, np.array([p.same for p in pairs])
+
+
 def pair_scores(model, pairs, files, images, batch_size=64):
     """Cosine similarity of each pair's embeddings (`images[i]` is the face of `files[i]`), and whether it is one person."""
-    features = dict(zip(files, embed(model, images, batch_size=batch_size)))
-    scores = np.array([compare(features[p.first], features[p.second]) for p in pairs])
-    return scores, np.array([p.same for p in pairs])
+    first, second, same = pair_features(model, pairs, files, images, batch_size)
+    return compare(first, second), same
 
 
 def pair_images(pairs, images_root, landmarks=None, pairs_path="pairs file"):

@@ -75,9 +75,14 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
         assert record["train_people"] == len(others) and record["test_people"] == len(people[k])
         assert 0.5 < record["roc_auc"] <= 1.0 or record["accuracy"] >= 0.5  # scored on the fold's pairs
         assert np.isfinite(record["final_loss"])
+        centred = record["centered"]  # the official evaluation's centred scores, beside the plain cosine
+        assert 0 <= centred["accuracy"] <= 1 and 0 <= centred["roc_auc"] <= 1 and len(centred["roc"]["fpr"]) == 200
     summary = json.load(open(os.path.join(out, "summary.json")))
     assert summary["angular-m4"]["folds_done"] == [1, 2] and summary["angular-m4"]["diverged"] == []
-    assert "| angular-m4 | 2 |" in open(os.path.join(out, "table.md")).read()
+    assert summary["angular-m4"]["centered"]["accuracies"] == [
+        json.load(open(os.path.join(out, "angular-m4", f"fold{k}.json")))["centered"]["accuracy"] for k in (1, 2)]
+    table = open(os.path.join(out, "table.md")).read()
+    assert "| angular-m4 | 2 |" in table and "centred features" in table
     assert os.path.getsize(os.path.join(out, "roc.png")) > 1000
 
     def no_training(*args, **kwargs):
@@ -120,7 +125,7 @@ def test_the_device_candidates_are_valid_settings():
     assert len(candidates) >= 2
     base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(BENCH, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
     for name, change in candidates.items():
-        SCHEMA.validate(dict(base, **change), where=f"candidate {name}")
+        lfw_bench["candidate_settings"](base, change, name)
     # bad --candidates: one line saying what is wrong, no traceback
     for text, words in [("@/no/such.json", "--candidates @/no/such.json: cannot read the file"),
                         ("{base: 1}", "--candidates: not JSON"), ('{"base": 1}', "give a JSON object of name → settings"),
@@ -128,6 +133,27 @@ def test_the_device_candidates_are_valid_settings():
                         ('{"a": {}, "a": {"shift": 4}}', "--candidates: 'a' is given twice in one object")]:
         with pytest.raises(SystemExit, match=re.escape(words)):
             lfw_bench["read_candidates"](text)
+
+
+def test_bench_lfw_chooses_candidate_and_scoring_on_complete_finite_tuning_folds():
+    lfw_bench = runpy.run_path(os.path.join(BENCH, "bench_lfw.py"))
+    choose = lfw_bench["choose"]
+
+    def tuned(cosine, centered=None, diverged=(), folds=(6, 7, 8)):
+        return dict(accuracy_mean=cosine, centered_accuracy_mean=centered, diverged=list(diverged), folds=list(folds))
+
+    assert choose({"a": tuned(0.90, 0.91), "b": tuned(0.905, 0.89)}, [6, 7, 8]) == ("a", "centered")
+    assert choose({"a": tuned(0.90, 0.89), "b": tuned(0.905)}, [6, 7, 8]) == ("b", "cosine")  # old records: cosine only
+    assert choose({"a": tuned(0.90, 0.90), "b": tuned(0.99, 0.99, diverged=[7]), "c": tuned(0.99, 0.99, folds=[6])},
+                  [6, 7, 8]) == ("a", "cosine")  # diverged or unfinished candidates are never chosen; ties: cosine
+    with pytest.raises(SystemExit, match="no candidate"):
+        choose({"b": tuned(0.99, diverged=[7])}, [6, 7, 8])
+    base = SCHEMA.defaults()
+    settings, min_images = lfw_bench["candidate_settings"](base, {"min_images": 1, "shift": 4}, "singletons")
+    assert min_images == 1 and settings["shift"] == 4 and "min_images" not in settings
+    assert lfw_bench["candidate_settings"](base, {}, "base")[1] == 2
+    with pytest.raises(SystemExit, match="candidate x: min_images must be a whole number"):
+        lfw_bench["candidate_settings"](base, {"min_images": 0}, "x")
 
 
 @pytest.mark.slow
@@ -144,6 +170,8 @@ def test_bench_lfw_tunes_then_reports_the_chosen_settings_in_their_own_folder(lf
     runpy.run_path(os.path.join(BENCH, "bench_lfw.py"), run_name="__main__")
     chosen = json.load(open(out / "chosen.json"))
     assert chosen["chosen"] == "base" and chosen["tuning"]["diverges"]["diverged"] == [3]  # a NaN run is never chosen
-    record = json.load(open(out / "report" / "base" / "angular-m4" / "fold1.json"))
+    assert chosen["scoring"] in ("cosine", "centered")
+    report = "base+centered" if chosen["scoring"] == "centered" else "base"  # a report per (settings, scoring)
+    record = json.load(open(out / "report" / report / "angular-m4" / "fold1.json"))
     assert record["finite"] and record["settings"]["learning_rate"] == 0.01 and record["fold"] == 1
     assert not (out / "tune" / "base" / "angular-m4" / "fold1.json").exists()  # reporting folds never tuned on
