@@ -298,37 +298,65 @@ class MirrorImages(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sphereface_tf")
 class RandomShift(keras.layers.Layer):
-    """Moves each training image (N, H, W, C) by its own random offset of up to `pixels` pixels in each direction.
+    """Moves each training image (N, H, W, C) by its own random offset of up to `pixels` pixels in each direction,
+    and with `scale` > 0 also rescales it about its centre by its own factor in [1 − scale, 1 + scale].
 
     The uncovered border gets `fill_value` (127.5: mid-grey for 0–255 pixels, 0 after
-    SphereNet's normalisation). The identity at inference. Written with `keras.ops`
-    gathers only, so it compiles with XLA on every backend (Keras' `RandomTranslation`
-    turns JAX's jit off).
+    SphereNet's normalisation). Rescaled images are resampled at the nearest pixel. The
+    identity at inference. Written with `keras.ops` gathers only, so it compiles with XLA
+    on every backend (Keras' `RandomTranslation` and `RandomZoom` turn JAX's jit off).
     """
 
-    def __init__(self, pixels, fill_value=127.5, seed=None, **kwargs):
+    def __init__(self, pixels, fill_value=127.5, seed=None, scale=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(pixels, bool) or not isinstance(pixels, numbers.Integral) or pixels < 0:
             raise ValueError(f"`pixels` must be a whole number >= 0, got {pixels!r}.")
-        self.pixels, self.fill_value, self.seed = int(pixels), float(fill_value), seed
+        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0 <= scale < 0.5:
+            raise ValueError(f"`scale` must be a number in [0, 0.5), got {scale!r}.")
+        self.pixels, self.fill_value, self.seed, self.scale = int(pixels), float(fill_value), seed, float(scale)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
-        if not training or self.pixels == 0:
+        if not training or (self.pixels == 0 and self.scale == 0):
             return images
+        if self.scale:
+            return self._shift_and_scale(images)
         p = self.pixels
         batch, height, width, channels = ops.shape(images)
         padded = ops.pad(images, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=self.fill_value)
         offsets = keras.random.randint((batch, 2), 0, 2 * p + 1, seed=self.seed_generator)
         rows = offsets[:, :1] + ops.arange(height)[None, :]  # (N, H): the padded rows each output row reads
         cols = offsets[:, 1:] + ops.arange(width)[None, :]  # (N, W)
-        rows = ops.broadcast_to(rows[:, :, None, None], (batch, height, width + 2 * p, channels))
-        shifted = ops.take_along_axis(padded, ops.cast(rows, "int32"), axis=1)
-        cols = ops.broadcast_to(cols[:, None, :, None], (batch, height, width, channels))
-        return ops.take_along_axis(shifted, ops.cast(cols, "int32"), axis=2)
+        return self._gather(padded, rows, cols, height, width, channels)
+
+    @staticmethod
+    def _gather(padded, rows, cols, height, width, channels):
+        """Output pixel (n, i, j) = padded[n, rows[n, i], cols[n, j]]."""
+        batch = ops.shape(padded)[0]
+        rows = ops.broadcast_to(ops.cast(rows, "int32")[:, :, None, None], (batch, height, ops.shape(padded)[2], channels))
+        picked = ops.take_along_axis(padded, rows, axis=1)
+        cols = ops.broadcast_to(ops.cast(cols, "int32")[:, None, :, None], (batch, height, width, channels))
+        return ops.take_along_axis(picked, cols, axis=2)
+
+    def _shift_and_scale(self, images):
+        p, scale = self.pixels, self.scale
+        batch, height, width, channels = ops.shape(images)
+        # wide enough a border that a face shrunk by 1 − scale and moved by p reads fill, never a clipped edge
+        pad = p + int(np.ceil(max(height, width) / 2 * (1 / (1 - scale) - 1))) + 1
+        padded = ops.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=self.fill_value)
+        offsets = ops.cast(keras.random.randint((batch, 2), -p, p + 1, seed=self.seed_generator), "float32")
+        factors = keras.random.uniform((batch, 1), 1 - scale, 1 + scale, seed=self.seed_generator)
+
+        def sources(size, offset):  # (N, size): the padded index each output index reads (nearest pixel)
+            centre = (size - 1) / 2
+            where = centre + (ops.arange(size, dtype="float32")[None, :] - centre) / factors + offset + pad
+            return ops.clip(ops.round(where), 0, size + 2 * pad - 1)
+
+        return self._gather(padded, sources(height, offsets[:, :1]), sources(width, offsets[:, 1:]), height, width, channels)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "pixels": self.pixels, "fill_value": self.fill_value, "seed": self.seed}
+        return {**super().get_config(), "pixels": self.pixels, "fill_value": self.fill_value, "seed": self.seed,
+                "scale": self.scale}

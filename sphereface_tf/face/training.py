@@ -80,6 +80,8 @@ SCHEMA = Schema(
            "the feature-norm runaway that otherwise diverges (docs/face.md)", minimum=0),
     Option("shift", 0, "random shifts of each training face by up to this many pixels (0: none; mirroring is always on)",
            minimum=0, maximum=24),
+    Option("scale", 0.0, "random rescaling of each training face about its centre by a factor in [1 − scale, 1 + scale] "
+           "(0: none)", minimum=0, maximum=0.45),
     Option("steps", 28000, "training steps in total", minimum=1),
     Option("checkpoint_every", 1000, "steps between checkpoints, epoch-level logs and the finiteness check", minimum=1),
     Option("log_every", 100, "steps between TensorBoard batch logs", minimum=1),
@@ -116,12 +118,14 @@ def build_face_model(settings, classes):
     """SphereNet-`depth` → `SoftmaxHead(classes)`: returns (train_model, backbone, head), uncompiled.
 
     The train model takes [images (N, 112, 96, 3) in 0–255, labels] and returns logits;
-    with `shift` > 0 it first moves each training face by up to `shift` pixels
-    (`RandomShift`, training only, XLA-compatible).
+    with `shift` > 0 it first moves each training face by up to `shift` pixels, and with
+    `scale` > 0 rescales it by up to ± scale (`RandomShift`, training only, XLA-compatible).
     """
     backbone = spherenet(settings["depth"], settings["embedding_dim"], dropout=settings.get("dropout", 0.0))
     head = SoftmaxHead(classes, variant=settings["variant"], name="softmax_head", **head_arguments(settings))
-    augment = RandomShift(settings["shift"], seed=settings["seed"], name="random_shift") if settings.get("shift") else None
+    augment = None
+    if settings.get("shift") or settings.get("scale"):
+        augment = RandomShift(settings["shift"], seed=settings["seed"], scale=settings.get("scale", 0.0), name="random_shift")
     model, _ = attach_head(backbone, head, name=f"spherenet{settings['depth']}_{settings['variant']}", augment=augment)
     return model, backbone, head
 

@@ -70,3 +70,13 @@ def test_ema_leaves_the_moving_average_of_the_trained_weights_in_the_model():
         assert not np.allclose(final[i], trained[-1][i], rtol=1e-4, atol=1e-6)
     with pytest.raises(Exception, match="ema"):
         SCHEMA.validate(dict(SCHEMA.defaults(), ema=1.0))
+
+
+def test_scale_puts_a_rescaling_random_shift_in_the_train_model():
+    settings = SCHEMA.validate(dict(SCHEMA.defaults(), depth=4, embedding_dim=8, scale=0.15))
+    model, backbone, _ = build_face_model(settings, classes=5)
+    layer = model.get_layer("random_shift")
+    assert (layer.pixels, layer.scale) == (0, 0.15)
+    assert "random_shift" not in [layer.name for layer in backbone.layers]
+    model, _, _ = build_face_model(dict(settings, scale=0.0), classes=5)
+    assert "random_shift" not in [layer.name for layer in model.layers]
