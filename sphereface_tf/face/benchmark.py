@@ -183,12 +183,13 @@ def score_fold(first, second, same):
     evaluation's scores on centred features; both with stratified sub-folds of the fold's pairs."""
     folds = np.zeros(len(same), int)
     plain, centered = verify(compare(first, second), same, folds), verify_centered(first, second, same, folds)
-    return dict(accuracy=plain["accuracy_mean"], accuracy_std_subfolds=plain["accuracy_std"], roc_auc=plain["roc_auc"],
-                tar_at_far=plain["tar_at_far"], roc=_curve(plain["roc"]["fpr"], plain["roc"]["tpr"]),
-                notes=plain["notes"], centered=dict(
-                    accuracy=centered["accuracy_mean"], accuracy_std_subfolds=centered["accuracy_std"],
-                    roc_auc=centered["roc_auc"], tar_at_far=centered["tar_at_far"],
-                    roc=_curve(centered["roc"]["fpr"], centered["roc"]["tpr"])))
+    return dict(_scored(plain), notes=plain["notes"], centered=_scored(centered))
+
+
+def _scored(result):
+    """The figures of a `verify` result that a fold's record keeps."""
+    return dict(accuracy=result["accuracy_mean"], accuracy_std_subfolds=result["accuracy_std"], roc_auc=result["roc_auc"],
+                tar_at_far=result["tar_at_far"], roc=_curve(result["roc"]["fpr"], result["roc"]["tpr"]))
 
 
 def _curve(fpr, tpr, points=ROC_POINTS):
@@ -280,7 +281,7 @@ def summarize(out, folds, names):
                 train_seconds_mean=float(np.mean([r["train_seconds"] for r in scored])),
                 images_per_second_median=float(np.median([r["images_per_second"] for r in scored if r["images_per_second"]]))
                 if any(r["images_per_second"] for r in scored) else None)
-            if all("centered" in r for r in scored):  # records from before 2026-11-27's fourth session lack it
+            if all("centered" in r for r in scored):  # records from before 2026-11-27's fifth session lack it
                 centred = np.array([r["centered"]["accuracy"] for r in scored])
                 entry["centered"] = dict(
                     accuracy_mean=float(centred.mean()), accuracy_std=float(centred.std(ddof=1)) if len(centred) > 1 else 0.0,
