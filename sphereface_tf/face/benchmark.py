@@ -257,7 +257,36 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
                     write_json(os.path.join(out, name, f"fold{k}.json"), record)
             finally:
                 keras.config.set_dtype_policy(policy)
-        return summarize(out, folds, [run_name(v, m) for v, m in runs])
+        names = [run_name(v, m) for v, m in runs]
+        return summarize(out, folds, names + earlier_runs(out, folds, settings, min_images, names))
+
+
+def earlier_runs(out, folds, settings, min_images, names):
+    """Run folders of `out` beyond `names` (variants or m of an earlier call) whose folds have these settings.
+
+    A report is often made in parts (the three variants, later more m); its table shows every
+    part. A run folder with a fold of other settings is left out of the table, with a line.
+    """
+    found = []
+    for name in sorted(os.listdir(out)):
+        folder = os.path.join(out, name)
+        paths = [os.path.join(folder, f"fold{k}.json") for k in folds]
+        paths = [path for path in paths if os.path.isfile(path)]
+        if name in names or not paths:
+            continue
+        changed = []
+        for path in paths:
+            with open(path, encoding="utf-8") as handle:
+                record = json.load(handle)
+            own = dict(settings, **{key: record.get("settings", {}).get(key) for key in ("variant", "m")})
+            changed += settings_changed(record, own, min_images, precision_and_xla(own)[0])
+        if changed:
+            key, old, new = changed[0]
+            print(f"{folder}: left out of the table, trained with other settings ({key} {old!r} there, {new!r} now)",
+                  flush=True)
+        else:
+            found.append(name)
+    return found
 
 
 def summarize(out, folds, names):

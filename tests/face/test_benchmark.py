@@ -90,6 +90,24 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
 
     monkeypatch.setattr(benchmark, "train_fold", no_training)
     assert cli.run(face_benchmark.main, argv) == 0  # both folds done: nothing retrained
+    # a report made in parts: a later call's table also shows the runs of earlier calls with the same settings,
+    # never a run folder trained with other settings
+    other = json.load(open(os.path.join(out, "angular-m4", "fold1.json")))
+    other["settings"].update(m=2, weight_decay=0.005)
+    os.makedirs(os.path.join(out, "angular-m2"))
+    json.dump(other, open(os.path.join(out, "angular-m2", "fold1.json"), "w"))
+    os.makedirs(os.path.join(out, "angular-m3"))
+    json.dump(dict(record, settings=dict(record["settings"], m=3)), open(os.path.join(out, "angular-m3", "fold2.json"), "w"))
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert cli.run(face_benchmark.main, [*argv[:8], "--variants", "modified", *TINY]) == 0
+    assert "angular-m2: left out of the table, trained with other settings (weight_decay 0.005 there, 0.0005 now)" in (
+        capsys.readouterr().out)
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    assert list(summary) == ["modified", "angular-m3", "angular-m4"]
+    assert summary["angular-m4"]["folds_done"] == [1, 2] and summary["angular-m3"]["folds_done"] == [2]
+    assert "| angular-m3 | 1 |" in open(os.path.join(out, "table.md")).read()
+    monkeypatch.setattr(benchmark, "train_fold", no_training)
     # the same --out with another recipe: refused, not mixed with the finished folds
     capsys.readouterr()
     assert cli.run(face_benchmark.main, [*argv, "--weight-decay", "0.005"]) == 2
