@@ -74,15 +74,20 @@ def settings_changed(record, settings, min_images, precision):
             if key not in NOT_RESULT_SETTINGS and recorded.get(key) != value]
 
 
+def fold_records(out, name, folds):
+    """(fold, path, record) of each fold of `folds` that run `name` has a result for in `out`."""
+    for k in folds:
+        path = os.path.join(out, name, f"fold{k}.json")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                yield k, path, json.load(handle)
+
+
 def finished_folds(out, name, folds, settings, min_images, precision):
     """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings."""
     done = []
-    for k in folds:
-        path = os.path.join(out, name, f"fold{k}.json")
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8") as handle:
-            changed = settings_changed(json.load(handle), settings, min_images, precision)
+    for k, path, record in fold_records(out, name, folds):
+        changed = settings_changed(record, settings, min_images, precision)
         if changed:
             what = ", ".join(f"{key} {old!r} there, {new!r} now" for key, old, new in changed[:3])
             raise InputError(f"{path} was trained with other settings ({what}): a finished fold is never mixed with "
@@ -268,23 +273,17 @@ def earlier_runs(out, folds, settings, min_images, names):
     part. A run folder with a fold of other settings is left out of the table, with a line.
     """
     found = []
-    for name in sorted(os.listdir(out)):
-        folder = os.path.join(out, name)
-        paths = [os.path.join(folder, f"fold{k}.json") for k in folds]
-        paths = [path for path in paths if os.path.isfile(path)]
-        if name in names or not paths:
-            continue
+    for name in sorted(set(os.listdir(out)) - set(names)):
+        records = [record for _, _, record in fold_records(out, name, folds)]
         changed = []
-        for path in paths:
-            with open(path, encoding="utf-8") as handle:
-                record = json.load(handle)
+        for record in records:
             own = dict(settings, **{key: record.get("settings", {}).get(key) for key in ("variant", "m")})
             changed += settings_changed(record, own, min_images, precision_and_xla(own)[0])
         if changed:
             key, old, new = changed[0]
-            print(f"{folder}: left out of the table, trained with other settings ({key} {old!r} there, {new!r} now)",
-                  flush=True)
-        else:
+            print(f"{os.path.join(out, name)}: left out of the table, trained with other settings ({key} {old!r} there, "
+                  f"{new!r} now)", flush=True)
+        elif records:
             found.append(name)
     return found
 
@@ -293,12 +292,7 @@ def summarize(out, folds, names):
     """summary.json, table.md and roc.png from the fold files present in `out`."""
     summary, curves = {}, {}
     for name in names:
-        records = []
-        for k in folds:
-            path = os.path.join(out, name, f"fold{k}.json")
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8") as handle:
-                    records.append(json.load(handle))
+        records = [record for _, _, record in fold_records(out, name, folds)]
         scored = [r for r in records if r.get("finite")]
         entry = dict(folds_done=[r["fold"] for r in records], diverged=[r["fold"] for r in records if not r.get("finite")])
         if scored:
