@@ -13,10 +13,10 @@ import argparse
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 from PIL import Image
 
-from sphereface_tf.face.align import align_face, read_landmarks
+from sphereface_tf.face.align import read_landmarks
+from sphereface_tf.face.data import load_face
 from sphereface_tf.util.files import atomic_write
 
 
@@ -24,10 +24,8 @@ def align_one(job):
     source, target, points, quality = job
     if os.path.isfile(target):
         return 0
-    with Image.open(source) as image:
-        face = align_face(np.asarray(image.convert("RGB")), points)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with atomic_write(target, "wb") as handle:
+    face = load_face(source, points)
+    with atomic_write(target, "wb") as handle:  # makes the person's folder too
         Image.fromarray(face).save(handle, format="JPEG", quality=quality, optimize=True)
     return 1
 
