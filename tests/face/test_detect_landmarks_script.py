@@ -1,0 +1,99 @@
+"""bench/detect_landmarks.py: MTCNN's five points for every face of an LFW-layout tree (MTCNN faked here)."""
+
+import os
+import runpy
+import sys
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sphereface_tf.face.align import read_landmarks
+
+SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "bench", "detect_landmarks.py")
+KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def face(x, y, w, h, points):
+    return dict(box=[x, y, w, h], confidence=0.99, keypoints=dict(zip(KEYS, [tuple(p) for p in points])))
+
+
+class FakeMTCNN:
+    """Detections by the image's top-left pixel value: 0 no face, 1 one face, 2 a face in a corner and one central."""
+
+    calls = []
+
+    def __init__(self, device="CPU:0"):
+        pass
+
+    def detect_faces(self, images):
+        FakeMTCNN.calls.append(len(images) if isinstance(images, list) else 1)
+        batch = images if isinstance(images, list) else [images]
+        out = []
+        for image in batch:
+            kind = int(image[0, 0, 0])
+            corner = face(0, 0, 40, 40, np.arange(10).reshape(5, 2) + 1.0)
+            central = face(100, 100, 50, 50, np.arange(10).reshape(5, 2) + 100.0)
+            out.append([[], [central], [corner, central]][kind])
+        return out if isinstance(images, list) else out[0]
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mtcnn", types.SimpleNamespace(MTCNN=FakeMTCNN))
+    FakeMTCNN.calls = []
+    root = tmp_path / "lfw"
+    for name, kinds in (("Ann_Lee", (1, 2)), ("Bo_Ek", (0,))):
+        os.makedirs(root / name)
+        for i, kind in enumerate(kinds, start=1):
+            Image.fromarray(np.full((250, 250, 3), kind, np.uint8)).save(root / name / f"{name}_{i:04d}.png")
+    fallback = tmp_path / "fallback.txt"
+    fallback.write_text("".join(f"{k}\t" + "\t".join(str(103 + v) for v in range(10)) + "\n"
+                                for k in ("Ann_Lee/Ann_Lee_0001.png", "Ann_Lee/Ann_Lee_0002.png", "Bo_Ek/Bo_Ek_0001.png")))
+    return root, fallback
+
+
+def run_script(monkeypatch, *argv):
+    monkeypatch.setattr(sys, "argv", [SCRIPT, *argv])
+    runpy.run_path(SCRIPT, run_name="__main__")
+
+
+def test_the_central_face_is_kept_and_an_image_without_one_keeps_its_fallback(tree, tmp_path, monkeypatch, capsys):
+    root, fallback = tree
+    out = tmp_path / "marks.txt"
+    run_script(monkeypatch, "--images", str(root), "--out", str(out), "--fallback", str(fallback))
+    marks = read_landmarks(out)
+    central = np.arange(10).reshape(5, 2) + 100.0
+    np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0001.png"], central)
+    np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0002.png"], central)  # not the corner face
+    np.testing.assert_allclose(marks["Bo_Ek/Bo_Ek_0001.png"], central + 3)  # no face: the fallback
+    assert FakeMTCNN.calls == [3]  # same-size images go in one batch
+    printed = capsys.readouterr().out
+    assert "2 images detected, 1 kept their --fallback landmarks" in printed
+    assert "median 4.24 px" in printed and "1.500 of the eye distance" in printed  # each point 3·√2 away; eyes 2·√2 apart
+    assert not os.path.exists(str(out) + ".partial")
+
+
+def test_without_a_fallback_an_image_without_a_face_stops_the_run_by_name(tree, tmp_path, monkeypatch):
+    root, _ = tree
+    with pytest.raises(SystemExit, match="no face in 1 image.*Bo_Ek/Bo_Ek_0001.png.*pass --fallback"):
+        run_script(monkeypatch, "--images", str(root), "--out", str(tmp_path / "marks.txt"))
+    assert not (tmp_path / "marks.txt").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_partial_file(tree, tmp_path, monkeypatch):
+    root, fallback = tree
+    out, partial = tmp_path / "marks.txt", tmp_path / "marks.txt.partial"
+    # an earlier run finished the first image, then was cut off while writing the second line
+    partial.write_text("Ann_Lee/Ann_Lee_0001.png\t" + "\t".join(["7"] * 10) + "\nAnn_Lee/Ann_Lee_0002.png\t1.0\t2")
+    with pytest.raises(SystemExit, match="no face in 1 image"):  # stopped again, for want of a fallback
+        run_script(monkeypatch, "--images", str(root), "--out", str(out), "--batch-size", "1")
+    assert FakeMTCNN.calls == [1, 1]  # the torn line is detected again, the finished one is not
+    assert [len(line.split()) for line in partial.read_text().splitlines()] == [11, 11, 2]  # whole lines only
+    run_script(monkeypatch, "--images", str(root), "--out", str(out), "--fallback", str(fallback))
+    assert FakeMTCNN.calls == [1, 1]  # all three were known
+    marks = read_landmarks(out)
+    np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0001.png"], np.full((5, 2), 7.0))
+    np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0002.png"], np.arange(10).reshape(5, 2) + 100.0)
+    np.testing.assert_allclose(marks["Bo_Ek/Bo_Ek_0001.png"], np.arange(10).reshape(5, 2) + 103.0)
