@@ -21,6 +21,7 @@ and the settings), never scored. The summary (`summary.json`, `table.md`, `roc.p
 folds finished so far.
 """
 
+import hashlib
 import json
 import os
 import time
@@ -58,18 +59,34 @@ def fold_people(pairs):
     return people
 
 
-def settings_changed(record, settings, min_images, precision):
+def faces_digest(keys, images):
+    """A short fingerprint of the faces a benchmark trains and scores on: their names and every pixel.
+
+    The same folder path can hold other faces (aligned again with other landmarks, say);
+    a finished fold is reused only on the faces it was made with.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update("\n".join(keys).encode())
+    digest.update(np.ascontiguousarray(images).data)
+    return digest.hexdigest()
+
+
+def settings_changed(record, settings, min_images, precision, faces=None):
     """The settings (name, recorded, now) in which a finished fold's record differs from this run's.
 
     `settings` are validated (lists stay lists, as in the JSON record). A setting the
     record lacks (one added to the recipe later) counts as its default. "precision"
     compares what "auto" meant on each machine (`precision`, e.g. bf16 on a GPU and
-    float32 on a CPU), where the record says (records from 2026-11-27 on).
+    float32 on a CPU), where the record says (records from 2026-11-27 on). `faces`, a
+    `faces_digest`, compares the faces themselves; a record made before digests were kept
+    (2026-11-29) says "not recorded" and counts as other faces.
     """
     recorded = dict(SCHEMA.defaults(), **record.get("settings", {}), min_images=record.get("min_images", 2))
     now = dict(settings, min_images=min_images)
     if "precision_used" in record:
         recorded["precision"], now["precision"] = record["precision_used"], precision
+    if faces is not None:
+        recorded["faces"], now["faces"] = record.get("faces", "not recorded"), faces
     return [(key, recorded.get(key), value) for key, value in sorted(now.items())
             if key not in NOT_RESULT_SETTINGS and recorded.get(key) != value]
 
@@ -83,15 +100,17 @@ def fold_records(out, name, folds):
                 yield k, path, json.load(handle)
 
 
-def finished_folds(out, name, folds, settings, min_images, precision):
-    """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings."""
+def finished_folds(out, name, folds, settings, min_images, precision, faces=None):
+    """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings
+    (or, given `faces`, on other faces)."""
     done = []
     for k, path, record in fold_records(out, name, folds):
-        changed = settings_changed(record, settings, min_images, precision)
+        changed = settings_changed(record, settings, min_images, precision, faces)
         if changed:
             what = ", ".join(f"{key} {old!r} there, {new!r} now" for key, old, new in changed[:3])
             raise InputError(f"{path} was trained with other settings ({what}): a finished fold is never mixed with "
-                             f"another recipe's; give another --out, or remove that run's folder to train it again")
+                             f"another recipe's or other faces'; give another --out, or remove that run's folder to "
+                             f"train it again")
         done.append(k)
     return done
 
@@ -213,6 +232,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
     check_output_dir(out)
     with RunLock(out):
         faces, images, pairs = load_lfw(images_root, pairs_path, landmarks)
+        digest = faces_digest(faces.keys, images)
         people = fold_people(pairs)
         unknown = sorted(set(folds) - set(people))
         if unknown:
@@ -225,7 +245,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
         write_json(os.path.join(out, "benchmark.json"), dict(
             images=os.fspath(images_root), pairs=os.fspath(pairs_path), folds=list(folds),
             runs=[run_name(v, m) for v, m in runs], settings=settings, classes=classes, min_images=min_images,
-            backend=keras.config.backend(), keras=keras.__version__))
+            faces=digest, backend=keras.config.backend(), keras=keras.__version__))
         print(f"{len(faces)} faces of {len(faces.names)} people; folds {list(folds)}; {classes} classes (the largest "
               f"training split of any fold); runs {', '.join(run_name(v, m) for v, m in runs)}", flush=True)
         policy = keras.config.dtype_policy()
@@ -233,7 +253,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
             name = run_name(variant, m)
             run_settings = dict(settings, variant=variant, m=m if variant == "angular" else 1)
             precision, _ = precision_and_xla(run_settings)
-            done = finished_folds(out, name, folds, run_settings, min_images, precision)
+            done = finished_folds(out, name, folds, run_settings, min_images, precision, digest)
             todo = [k for k in folds if k not in done]
             if not todo:
                 continue
@@ -243,7 +263,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
                 for k in todo:
                     index, labels, names = splits[k]
                     record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], min_images=min_images,
-                                  precision_used=precision, backend=keras.config.backend(), train_people=len(names),
+                                  faces=digest, precision_used=precision, backend=keras.config.backend(), train_people=len(names),
                                   train_faces=int(len(index)), test_people=len(people[k]),
                                   identity_disjoint=not (set(names) & people[k]), settings=run_settings)
                     try:
@@ -263,10 +283,10 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
             finally:
                 keras.config.set_dtype_policy(policy)
         names = [run_name(v, m) for v, m in runs]
-        return summarize(out, folds, names + earlier_runs(out, folds, settings, min_images, names))
+        return summarize(out, folds, names + earlier_runs(out, folds, settings, min_images, names, digest))
 
 
-def earlier_runs(out, folds, settings, min_images, names):
+def earlier_runs(out, folds, settings, min_images, names, faces=None):
     """Run folders of `out` beyond `names` (variants or m of an earlier call) whose folds have these settings.
 
     A report is often made in parts (the three variants, later more m); its table shows every
@@ -278,7 +298,7 @@ def earlier_runs(out, folds, settings, min_images, names):
         changed = []
         for record in records:
             own = dict(settings, **{key: record.get("settings", {}).get(key) for key in ("variant", "m")})
-            changed += settings_changed(record, own, min_images, precision_and_xla(own)[0])
+            changed += settings_changed(record, own, min_images, precision_and_xla(own)[0], faces)
         if changed:
             key, old, new = changed[0]
             print(f"{os.path.join(out, name)}: left out of the table, trained with other settings ({key} {old!r} there, "

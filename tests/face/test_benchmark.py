@@ -4,9 +4,11 @@ import json
 import os
 import re
 import runpy
+import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from sphereface_tf.commands import face_benchmark
 from sphereface_tf.face import benchmark
@@ -118,6 +120,23 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
     assert record["precision_used"] == "float32"
     assert cli.run(face_benchmark.main, [*argv, "--precision", "mixed_bfloat16"]) == 2
     assert "precision 'float32' there, 'mixed_bfloat16' now" in capsys.readouterr().err
+    # the same settings on other faces (the tree aligned again with other landmarks, say): refused as well
+    again = tmp_path / "lfw-again"
+    shutil.copytree(root, again)
+    person = sorted(os.listdir(again))[0]
+    image = again / person / sorted(os.listdir(again / person))[0]
+    pixels = np.asarray(Image.open(image)).copy()
+    pixels[:8] = 255 - pixels[:8]
+    Image.fromarray(pixels).save(image)
+    assert cli.run(face_benchmark.main, ["--images", str(again), *argv[2:]]) == 2
+    assert re.search(r"fold1.json was trained with other settings \(faces '[0-9a-f]{16}' there, '[0-9a-f]{16}' now\): "
+                     r"a finished fold is never mixed with another recipe's or other faces'", capsys.readouterr().err)
+    # a fold recorded before the faces were fingerprinted could have been made on any faces
+    old = json.load(open(os.path.join(out, "angular-m4", "fold1.json")))
+    del old["faces"]
+    json.dump(old, open(os.path.join(out, "angular-m4", "fold1.json"), "w"))
+    assert cli.run(face_benchmark.main, argv) == 2
+    assert "faces 'not recorded' there" in capsys.readouterr().err
 
 
 @pytest.mark.slow
