@@ -159,7 +159,7 @@ def test_the_device_candidates_are_valid_settings():
     """bench/lfw_candidates.json (the next device call's tuning set) validates against the recipe: no wasted call."""
     lfw_bench = runpy.run_path(os.path.join(BENCH, "bench_lfw.py"))
     candidates = lfw_bench["read_candidates"]("@" + os.path.join(BENCH, "lfw_candidates.json"))
-    assert len(candidates) >= 2
+    assert candidates  # one or more
     base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(BENCH, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
     for name, change in candidates.items():
         lfw_bench["candidate_settings"](base, change, name)
