@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Align every face of an LFW-layout tree with its five landmarks into 112×96 JPEGs, for a device call.
 
-  python bench/align_lfw.py --images lfw-deepfunneled --landmarks lfw_landmark.txt --out data/lfw/aligned
+  python bench/align_lfw.py --images lfw-deepfunneled --landmarks landmarks_mtcnn.txt --out data/lfw/aligned_mtcnn
+  (landmarks detected on these images: bench/detect_landmarks.py; SphereFace's lfw_landmark.txt fits the original LFW)
 
 face/benchmark.py aligns raw images itself (--landmarks); this writes the aligned tree once,
 small enough to carry to a lent GPU (≈ 40 MB for LFW's 13,233 faces): JPEG quality 90 with

@@ -62,7 +62,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="LFW image root (Name/Name_0001.jpg), aligned unless --landmarks")
     parser.add_argument("--pairs", required=True, help="LFW View 2 pairs.txt (10 identity-disjoint folds)")
-    parser.add_argument("--landmarks", help="5-point landmarks to align raw LFW images with")
+    parser.add_argument("--landmarks", help="5-point landmarks to align raw LFW images with, detected on these very "
+                        "images (deep-funneled LFW: bench/detect_landmarks.py)")
     parser.add_argument("--out", required=True, help="output folder (a rerun continues it)")
     parser.add_argument("--folds", type=fold_list, default=fold_list("1-10"), help="folds to test, e.g. 1-5 (default 1-10)")
     parser.add_argument("--variants", type=name_list, default=["angular"], help="e.g. angular,modified,original (default angular)")
