@@ -96,6 +96,7 @@ def main(argv=None):
         keys = keys[: args.limit]
     fallback = read_landmarks(args.fallback) if args.fallback else {}
     partial = args.out + ".partial"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     found, missed = read_partial(partial)
     todo = [k for k in keys if k not in found and k not in missed]
     print(f"{len(keys)} images; {len(keys) - len(todo)} done in {partial}; {len(todo)} to detect", flush=True)
@@ -121,7 +122,7 @@ def main(argv=None):
             if done % (args.batch_size * 20) < args.batch_size or done == len(todo):
                 rate = done / (time.perf_counter() - started)
                 print(f"{done}/{len(todo)} images, {rate:.1f}/s, {len(missed)} without a face", flush=True)
-    lost = sorted(k for k in missed if k in keys and k not in fallback)
+    lost = sorted(k for k in missed & set(keys) if k not in fallback)
     if lost:
         raise SystemExit(f"MTCNN found no face in {len(lost)} image(s), e.g. {lost[0]}, and --fallback gives none "
                          f"for them; pass --fallback with landmarks for these images")
