@@ -71,22 +71,21 @@ def faces_digest(keys, images):
     return digest.hexdigest()
 
 
-def settings_changed(record, settings, min_images, precision, faces=None):
+def settings_changed(record, settings, min_images, precision, faces):
     """The settings (name, recorded, now) in which a finished fold's record differs from this run's.
 
     `settings` are validated (lists stay lists, as in the JSON record). A setting the
     record lacks (one added to the recipe later) counts as its default. "precision"
     compares what "auto" meant on each machine (`precision`, e.g. bf16 on a GPU and
-    float32 on a CPU), where the record says (records from 2026-11-27 on). `faces`, a
-    `faces_digest`, compares the faces themselves; a record made before digests were kept
-    (2026-11-29) says "not recorded" and counts as other faces.
+    float32 on a CPU), where the record says (records from 2026-11-27 on). `faces`, this
+    run's `faces_digest`, compares the faces themselves; a record made before digests were
+    kept (2026-11-29) says "not recorded" and counts as other faces.
     """
     recorded = dict(SCHEMA.defaults(), **record.get("settings", {}), min_images=record.get("min_images", 2))
     now = dict(settings, min_images=min_images)
     if "precision_used" in record:
         recorded["precision"], now["precision"] = record["precision_used"], precision
-    if faces is not None:
-        recorded["faces"], now["faces"] = record.get("faces", "not recorded"), faces
+    recorded["faces"], now["faces"] = record.get("faces", "not recorded"), faces
     return [(key, recorded.get(key), value) for key, value in sorted(now.items())
             if key not in NOT_RESULT_SETTINGS and recorded.get(key) != value]
 
@@ -100,9 +99,9 @@ def fold_records(out, name, folds):
                 yield k, path, json.load(handle)
 
 
-def finished_folds(out, name, folds, settings, min_images, precision, faces=None):
+def finished_folds(out, name, folds, settings, min_images, precision, faces):
     """Folds of run `name` with a result in `out`; raises `InputError` if one was trained with other settings
-    (or, given `faces`, on other faces)."""
+    or on other faces (`faces`: this run's `faces_digest`)."""
     done = []
     for k, path, record in fold_records(out, name, folds):
         changed = settings_changed(record, settings, min_images, precision, faces)
@@ -263,8 +262,8 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
                 for k in todo:
                     index, labels, names = splits[k]
                     record = dict(run=name, fold=k, variant=variant, m=run_settings["m"], min_images=min_images,
-                                  faces=digest, precision_used=precision, backend=keras.config.backend(), train_people=len(names),
-                                  train_faces=int(len(index)), test_people=len(people[k]),
+                                  faces=digest, precision_used=precision, backend=keras.config.backend(),
+                                  train_people=len(names), train_faces=int(len(index)), test_people=len(people[k]),
                                   identity_disjoint=not (set(names) & people[k]), settings=run_settings)
                     try:
                         loss, rate, seconds = train_fold(model, run_settings, FaceArrays(images[index], labels, classes),
@@ -286,7 +285,7 @@ def run_benchmark(images_root, pairs_path, out, folds=(1, 2, 3, 4, 5, 6, 7, 8, 9
         return summarize(out, folds, names + earlier_runs(out, folds, settings, min_images, names, digest))
 
 
-def earlier_runs(out, folds, settings, min_images, names, faces=None):
+def earlier_runs(out, folds, settings, min_images, names, faces):
     """Run folders of `out` beyond `names` (variants or m of an earlier call) whose folds have these settings.
 
     A report is often made in parts (the three variants, later more m); its table shows every
