@@ -27,6 +27,8 @@ import numpy as np
 from sphereface_tf.face.align import read_landmarks
 from sphereface_tf.face.data import scan_identity_folders
 from sphereface_tf.face.data.sources import read_rgb
+from sphereface_tf.util.cli import error_line
+from sphereface_tf.util.errors import InputError
 from sphereface_tf.util.files import atomic_write
 
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -140,4 +142,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as err:  # a missing folder, a malformed --fallback: one line, no traceback
+        raise SystemExit(error_line(err)) from None

@@ -97,3 +97,13 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tree, tmp_path, monkey
     np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0001.png"], np.full((5, 2), 7.0))
     np.testing.assert_allclose(marks["Ann_Lee/Ann_Lee_0002.png"], np.arange(10).reshape(5, 2) + 100.0)
     np.testing.assert_allclose(marks["Bo_Ek/Bo_Ek_0001.png"], np.arange(10).reshape(5, 2) + 103.0)
+
+
+def test_a_missing_images_folder_or_a_bad_fallback_is_one_line(tree, tmp_path, monkeypatch):
+    root, _ = tree
+    with pytest.raises(SystemExit, match=r"^error: .*no-such-folder: image folder not found$"):
+        run_script(monkeypatch, "--images", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "marks.txt"))
+    (tmp_path / "bad.txt").write_text("Ann_Lee/Ann_Lee_0001.png 1 2 3\n")
+    with pytest.raises(SystemExit, match=r"^error: .*bad.txt:1: expected an image path and 10 numbers"):
+        run_script(monkeypatch, "--images", str(root), "--out", str(tmp_path / "marks.txt"), "--fallback",
+                   str(tmp_path / "bad.txt"))
