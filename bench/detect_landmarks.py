@@ -20,6 +20,7 @@ it. The output file is written atomically at the end.
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -27,8 +28,7 @@ import numpy as np
 from sphereface_tf.face.align import read_landmarks
 from sphereface_tf.face.data import scan_identity_folders
 from sphereface_tf.face.data.sources import read_rgb
-from sphereface_tf.util.cli import error_line
-from sphereface_tf.util.errors import InputError
+from sphereface_tf.util import cli
 from sphereface_tf.util.files import atomic_write
 
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -142,7 +142,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputError as err:  # a missing folder, a malformed --fallback: one line, no traceback
-        raise SystemExit(error_line(err)) from None
+    sys.exit(cli.main(main))  # a missing folder, a malformed --fallback: one line, exit 2; SIGTERM stops cleanly

@@ -1,6 +1,7 @@
 """bench/detect_landmarks.py: MTCNN's five points for every face of an LFW-layout tree (MTCNN faked here)."""
 
 import os
+import re
 import runpy
 import sys
 import types
@@ -55,8 +56,13 @@ def tree(tmp_path, monkeypatch):
 
 
 def run_script(monkeypatch, *argv):
+    """Run the script as `python bench/detect_landmarks.py ARGV`; a failure's SystemExit propagates."""
     monkeypatch.setattr(sys, "argv", [SCRIPT, *argv])
-    runpy.run_path(SCRIPT, run_name="__main__")
+    try:
+        runpy.run_path(SCRIPT, run_name="__main__")
+    except SystemExit as stop:
+        if stop.code:
+            raise
 
 
 def test_the_central_face_is_kept_and_an_image_without_one_keeps_its_fallback(tree, tmp_path, monkeypatch, capsys):
@@ -99,11 +105,15 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tree, tmp_path, monkey
     np.testing.assert_allclose(marks["Bo_Ek/Bo_Ek_0001.png"], np.arange(10).reshape(5, 2) + 103.0)
 
 
-def test_a_missing_images_folder_or_a_bad_fallback_is_one_line(tree, tmp_path, monkeypatch):
+def test_a_missing_images_folder_or_a_bad_fallback_is_one_line(tree, tmp_path, monkeypatch, capsys):
     root, _ = tree
-    with pytest.raises(SystemExit, match=r"^error: .*no-such-folder: image folder not found$"):
+    with pytest.raises(SystemExit) as stop:
         run_script(monkeypatch, "--images", str(tmp_path / "no-such-folder"), "--out", str(tmp_path / "marks.txt"))
+    assert stop.value.code == 2
+    assert re.fullmatch(r"error: .*no-such-folder: image folder not found\n", capsys.readouterr().err)
     (tmp_path / "bad.txt").write_text("Ann_Lee/Ann_Lee_0001.png 1 2 3\n")
-    with pytest.raises(SystemExit, match=r"^error: .*bad.txt:1: expected an image path and 10 numbers"):
+    with pytest.raises(SystemExit) as stop:
         run_script(monkeypatch, "--images", str(root), "--out", str(tmp_path / "marks.txt"), "--fallback",
                    str(tmp_path / "bad.txt"))
+    assert stop.value.code == 2
+    assert re.match(r"error: .*bad.txt:1: expected an image path and 10 numbers[^\n]*\n$", capsys.readouterr().err)
