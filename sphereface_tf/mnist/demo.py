@@ -4,6 +4,7 @@
 (sphereface_tf.commands.mnist_demo); the options are documented there.
 """
 
+import dataclasses
 import datetime
 import os
 import platform
@@ -25,6 +26,7 @@ from sphereface_tf.training.callbacks import EpochTimer, StopOnNonFinite
 from sphereface_tf.util.errors import check_output_dir
 from sphereface_tf.util.faults import fault_point
 from sphereface_tf.util.files import atomic_write, save_figure, write_json
+from sphereface_tf.viz.boundaries import BoundarySpec
 from sphereface_tf.viz.plots import plot_angle_histograms, plot_comparison, plot_embedding, plot_history, sphere_figure
 from sphereface_tf.viz.projector import write_projector
 from sphereface_tf.viz.stats import angle_statistics
@@ -35,6 +37,14 @@ def lambda_schedule(total_steps, lambda_min, floor_at, base=1000.0):
     floor_step = max(1.0, floor_at * total_steps)
     gamma = (base / lambda_min - 1.0) / floor_step
     return dict(lambda_base=base, lambda_gamma=gamma, lambda_power=1.0, lambda_min=lambda_min)
+
+
+def boundary_record(head):
+    """The head's decision boundaries as the 2-D figures draw them (JSON-ready; A-Softmax at training's final λ)."""
+    bias = keras.ops.convert_to_numpy(head.bias).tolist() if head.variant == "original" else None
+    lam = head.current_lambda() if head.variant == "angular" else 0.0
+    note = "training's final λ" if head.variant == "angular" else None
+    return dataclasses.asdict(BoundarySpec(head.variant, m=head.m, lam=lam, bias=bias, lam_note=note))
 
 
 def new_run_dir(parent, name):
@@ -87,8 +97,10 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     weights = keras.ops.convert_to_numpy(head.kernel)
     stats = angle_statistics(features, data.y_test, data.num_classes)
     subtitle = f"test accuracy {accuracy:.4f}"
+    boundaries = boundary_record(head) if args.dim == 2 else None
 
-    fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
+    fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}",
+                         boundaries=boundaries)
     save_figure(fig, os.path.join(out, "features.png"))
     if args.dim == 3:
         html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
@@ -110,6 +122,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         seconds_per_epoch=timer.epoch_seconds,
         head=head.get_config(),
         final_lambda=head.current_lambda(),
+        **({"boundaries": boundaries} if boundaries else {}),
         angles=stats,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
     ), (features, data.y_test, weights, subtitle)
@@ -166,7 +179,8 @@ def run_demo(args):
         save_figure(plot_history({v: r["history"] for v, r in results.items()}), os.path.join(run_dir, "curves.png"))
         save_figure(plot_angle_histograms({v: r["angles"]["histogram"] for v, r in results.items()}), os.path.join(run_dir, "angles.png"))
         if len(variants) > 1:
-            save_figure(plot_comparison(drawings, data.class_names), os.path.join(run_dir, "comparison.png"))
+            drawn = {v: r["boundaries"] for v, r in results.items() if "boundaries" in r}
+            save_figure(plot_comparison(drawings, data.class_names, boundaries=drawn), os.path.join(run_dir, "comparison.png"))
             with atomic_write(os.path.join(run_dir, "comparison.md"), "w") as handle:
                 handle.write(comparison_table(results, data.source))
         write_json(os.path.join(run_dir, "metrics.json"), dict(

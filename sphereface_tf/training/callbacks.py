@@ -1,5 +1,6 @@
-"""Keras callbacks for long training runs: timing, checkpoints, interruption, TensorBoard scalars."""
+"""Keras callbacks for long training runs: timing, checkpoints, interruption, TensorBoard scalars, feature snapshots."""
 
+import dataclasses
 import math
 import os
 import signal
@@ -297,3 +298,56 @@ class RunCSVLogger(keras.callbacks.CSVLogger):
         if self.keys is None and logs:
             self.keys = sorted(logs)
         super().on_epoch_end(epoch, logs)
+
+
+@dataclasses.dataclass
+class FeatureFrame:
+    """The state of an embedding at one epoch: what one frame of a training animation shows.
+
+    `epoch` is the number of epochs trained (0: before training), `lam` the head's λ (None
+    without an angular head), `features` (N, D) float32 and `weights` the head's class
+    weights (D, C) float32, or None without a head.
+    """
+
+    epoch: int
+    lam: float | None
+    features: np.ndarray
+    weights: np.ndarray | None
+
+
+class FeatureSnapshots(keras.callbacks.Callback):
+    """Keeps the features of a fixed set of inputs before training and after every epoch.
+
+    `frames` is a list of `FeatureFrame`: one at the start of training (epoch 0, or the
+    epoch a resumed run starts from: it is taken at the first epoch's start, after every
+    `on_train_begin`, so a restored checkpoint is what it shows) and one at each epoch end,
+    with `feature_model.predict(images)` (float32), and of `head` (a `SoftmaxHead`, or
+    None) its class weights and, for the angular variant, its current λ. `feature_model`
+    shares its weights with the model being trained (e.g. the backbone of `attach_head`).
+    Small: `images` is meant to be a subset of, say, a thousand inputs.
+    """
+
+    def __init__(self, feature_model, images, head=None, batch_size=256):
+        super().__init__()
+        self.feature_model, self.images, self.head, self.batch_size = feature_model, images, head, int(batch_size)
+        self.frames = []
+
+    def on_train_begin(self, logs=None):
+        self.frames = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.frames:
+            self._snapshot(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._snapshot(epoch + 1)
+
+    def _snapshot(self, epoch):
+        if hasattr(self.model, "jax_state_sync"):  # JAX: the variables lag behind the training state
+            self.model.jax_state_sync()
+        features = self.feature_model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        head = self.head
+        lam = head.current_lambda() if head is not None and getattr(head, "variant", None) == "angular" else None
+        weights = None if head is None else np.asarray(keras.ops.convert_to_numpy(head.kernel), dtype=np.float32)
+        self.frames.append(FeatureFrame(int(epoch), None if lam is None else float(lam),
+                                        np.asarray(features, dtype=np.float32), weights))

@@ -1,4 +1,4 @@
-"""Atomic file output: write to a temporary sibling, then rename into place (text, JSON, figures)."""
+"""Atomic file output: write to a temporary sibling, then rename into place (text, JSON, figures, GIFs)."""
 
 import contextlib
 import fcntl
@@ -53,6 +53,24 @@ def save_figure(fig, path, **kwargs):
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format=fmt, **{"dpi": 130, "bbox_inches": "tight", **kwargs})
     plt.close(fig)
+    return path
+
+
+def save_gif(images, path, duration_ms=400, loop=0, hold_last_ms=2000):
+    """Save PIL images as an animated GIF atomically: `duration_ms` per frame, the last held `hold_last_ms`.
+
+    `loop=0` repeats forever (None: play once). All images should have one size.
+    """
+    images = list(images)
+    if not images:
+        raise ValueError("a GIF needs at least one image")
+    durations = [int(duration_ms)] * (len(images) - 1) + [int(max(duration_ms, hold_last_ms))]
+    options = dict(save_all=True, append_images=images[1:], duration=durations if len(images) > 1 else durations[0],
+                   optimize=True, disposal=1)
+    if loop is not None:
+        options["loop"] = int(loop)
+    with atomic_write(path, "wb") as handle:
+        images[0].save(handle, format="GIF", **options)
     return path
 
 

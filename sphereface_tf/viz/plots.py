@@ -11,6 +11,7 @@ from keras import ops  # noqa: E402
 
 from sphereface_tf.margin import psi  # noqa: E402
 from sphereface_tf.angles import unit_rows  # noqa: E402
+from sphereface_tf.viz.boundaries import angular_boundaries, as_spec, original_boundaries  # noqa: E402
 
 
 def plot_psi(margins=(1, 2, 3, 4), num=721):
@@ -55,13 +56,21 @@ def _check_embedding(features, labels, weights, class_names, dim):
     return features, labels, weights, num_classes, names
 
 
-def plot_features_2d(features, labels, weights=None, class_names=None, title=None, axes=None):
+def plot_features_2d(features, labels, weights=None, class_names=None, title=None, axes=None, boundaries=None):
     """2-D features: raw (left) and normalised onto the unit circle (right).
 
     Class weight directions W_j are drawn as lines from the origin in the class
-    colour. Returns the figure (a new one unless `axes`, a pair, is given).
+    colour. With `boundaries` (a `viz.boundaries.BoundarySpec` or a dict of its fields:
+    variant, m, lam, bias, lam_note) and the weights, the decision boundaries between
+    neighbouring classes are drawn as thin dark lines (see `viz.boundaries`): the
+    original softmax's line segments on the plane, the modified softmax's bisectors and
+    the A-Softmax boundary pairs as rays on both panels, the A-Softmax margin shaded.
+    Returns the figure (a new one unless `axes`, a pair, is given).
     """
     features, labels, weights, num_classes, names = _check_embedding(features, labels, weights, class_names, 2)
+    spec = as_spec(boundaries)
+    if spec is not None and weights is None:
+        raise ValueError("drawing decision boundaries needs the class weights")
     colors = class_colors(num_classes)
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), constrained_layout=True)
@@ -85,6 +94,8 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
                         path_effects=_outline())
             circle_ax.text(*(w_unit[c] * 1.36), names[c], color=colors[c], ha="center", va="center",
                            fontsize=8, fontweight="bold", path_effects=_outline())
+    if spec is not None:
+        _draw_boundaries(raw_ax, circle_ax, weights, spec, extent)
     raw_ax.set_xlim(-extent, extent)
     raw_ax.set_ylim(-extent, extent)
     circle_ax.set_xlim(-1.5, 1.5)
@@ -95,12 +106,61 @@ def plot_features_2d(features, labels, weights=None, class_names=None, title=Non
         ax.axvline(0, color="0.85", lw=0.6, zorder=0)
     raw_ax.set_title("features x (lines: class weights $W_j$)", fontsize=10)
     circle_ax.set_title("angles: x / ‖x‖ on the unit circle", fontsize=10)
+    if spec is not None:
+        circle_ax.set_title("x / ‖x‖ on the unit circle\n" + boundary_caption(spec), fontsize=9)
     circle_ax.set_xticks([])
     circle_ax.set_yticks([])
     _uniform_markers(raw_ax.legend(fontsize=7, frameon=False, loc="upper left", ncols=2), size=16)
     if title:
         fig.suptitle(title)
     return fig
+
+
+BOUNDARY_COLOR = "0.15"
+MARGIN_COLOR = "0.55"
+
+
+def boundary_caption(spec):
+    """Two short lines saying which boundaries a panel draws (and, for A-Softmax, at which λ)."""
+    spec = as_spec(spec)
+    if spec.variant == "original":
+        return "dark lines (on the plane): decision boundaries\n(Wᵢ − Wⱼ)·x + bᵢ − bⱼ = 0 where i, j lead"
+    if spec.variant == "modified" or spec.m == 1:
+        return "dark lines: decision boundaries θᵢ = θⱼ (bisectors)"
+    if spec.lam == 0:
+        return f"A-Softmax m = {spec.m}, λ = 0 (the paper): boundaries\ncos {spec.m}θᵢ = cos θⱼ and cos {spec.m}θⱼ = cos θᵢ; shaded: margin"
+    note = f" ({spec.lam_note})" if spec.lam_note else ""
+    return (f"A-Softmax m = {spec.m}, boundaries at λ = {spec.lam:.3g}{note}:\n"
+            "(λ cos θᵢ + ψ(θᵢ)) / (1 + λ) = cos θⱼ; shaded: margin")
+
+
+def _draw_boundaries(raw_ax, circle_ax, weights, spec, extent):
+    """The decision boundaries of `spec` into both panels; lines carry gid 'boundary i-j side'."""
+    line = dict(color=BOUNDARY_COLOR, lw=0.8, alpha=0.85, zorder=1.5, solid_capstyle="butt")
+    if spec.variant == "original":
+        for b in original_boundaries(weights, spec.bias, (-extent, extent, -extent, extent)):
+            raw_ax.plot(*np.stack([b.start, b.end]).T, gid=f"boundary {b.i}-{b.j} line", **line)
+        return
+    m = spec.m if spec.variant == "angular" else 1
+    lam = spec.lam if spec.variant == "angular" else 0.0
+    reach = extent * 1.5  # rays leave the square plane panel
+    inner = 0.3  # on the circle, rays start off the centre, where all weight lines meet
+    for b in angular_boundaries(weights, m, lam):
+        rays = [("bisector", b.angle_i, b.real_i and b.real_j)] if b.margin == 0 else [
+            ("i", b.angle_i, b.real_i), ("j", b.angle_j, b.real_j)]
+        for side, angle, real in rays:
+            if not real:
+                continue
+            direction = np.array([np.cos(angle), np.sin(angle)])
+            for ax, (r0, r1) in ((raw_ax, (0.0, reach)), (circle_ax, (inner, 1.12))):
+                ax.plot(direction[0] * np.array([r0, r1]), direction[1] * np.array([r0, r1]),
+                        gid=f"boundary {b.i}-{b.j} {side}", **line)
+        if b.margin > 0 and b.real_i and b.real_j:
+            theta1, theta2 = np.degrees(b.angle_i), np.degrees(b.angle_j)
+            for ax, radius, width, alpha in ((circle_ax, 1.0, 1.0 - inner, 0.22), (raw_ax, reach, None, 0.12)):
+                ax.add_patch(matplotlib.patches.Wedge((0, 0), radius, theta1, theta2, width=width, facecolor=MARGIN_COLOR,
+                                                      edgecolor="none", alpha=alpha, zorder=0.5,
+                                                      gid=f"margin {b.i}-{b.j}"))
 
 
 def _outline():
@@ -239,31 +299,38 @@ def sphere_figure(features, labels, weights=None, class_names=None, title=None):
     return fig
 
 
-def plot_embedding(features, labels, weights=None, class_names=None, title=None):
-    """`plot_features_2d` or `plot_sphere`, by the feature dimension."""
+def plot_embedding(features, labels, weights=None, class_names=None, title=None, boundaries=None):
+    """`plot_features_2d` or `plot_sphere`, by the feature dimension (`boundaries`: 2-D only)."""
     dim = np.asarray(features).shape[1]
     if dim == 2:
-        return plot_features_2d(features, labels, weights, class_names, title)
+        return plot_features_2d(features, labels, weights, class_names, title, boundaries=boundaries)
+    if boundaries is not None:
+        raise ValueError("decision boundaries are drawn for 2-D features only")
     if dim == 3:
         return plot_sphere(features, labels, weights, class_names, title)
     raise ValueError(f"can only draw 2-D or 3-D features, got dimension {dim}")
 
 
-def plot_comparison(results, class_names=None):
+def plot_comparison(results, class_names=None, boundaries=None):
     """Feature plots of several variants side by side.
 
     `results`: dict variant → (features, labels, weights, subtitle), one
     column per variant. 2-D: raw features above, the unit circle below. 3-D:
     the sphere's front above, its back (the opposite view) below.
+    `boundaries` (2-D only): dict variant → what `plot_features_2d` takes as its
+    `boundaries`, for the variants whose decision boundaries are to be drawn.
     """
     items = list(results.items())
     dim = np.asarray(items[0][1][0]).shape[1]
     n = len(items)
+    boundaries = boundaries or {}
     if dim == 2:
         fig, axes = plt.subplots(2, n, figsize=(5.0 * n, 10), constrained_layout=True, squeeze=False)
         for k, (name, (f, y, w, subtitle)) in enumerate(items):
-            plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]))
+            plot_features_2d(f, y, w, class_names, axes=(axes[0, k], axes[1, k]), boundaries=boundaries.get(name))
             axes[0, k].set_title(f"{name}: {subtitle}\nfeatures x", fontsize=11)
+    elif boundaries:
+        raise ValueError("decision boundaries are drawn for 2-D features only")
     else:
         fig = plt.figure(figsize=(5.2 * n, 10.0), constrained_layout=True)
         views = _front_and_back(*SPHERE_VIEW)
@@ -316,4 +383,41 @@ def plot_angle_histograms(histograms):
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("density")
     axes[0, 0].legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_pair_angles(runs, rows=None):
+    """Angles of positive pairs (same identity) and negative pairs (two identities), one panel per run.
+
+    `runs`: dict name → {part: histogram}, a part (e.g. "training faces", "held-out faces") → a
+    `viz.stats.angle_statistics(...)["histogram"]`. The first part is drawn filled, the others as
+    dashed outlines; the densities are normalised per curve, so where the positive and the
+    negative curves overlap the two kinds of pairs cannot be told apart by angle alone. `rows`
+    (name → a dict with `max_intra_deg`, `min_inter_deg` and `train_…` of them) adds the paper's
+    criterion to each panel's title.
+    """
+    n = len(runs)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 3.7), constrained_layout=True, squeeze=False, sharey=True)
+    for ax, (name, parts) in zip(axes[0], runs.items()):
+        for k, (part, h) in enumerate(parts.items()):
+            edges = np.asarray(h["bin_edges"])
+            for key, color, kind in (("intra", "tab:blue", "positive"), ("inter", "tab:red", "negative")):
+                counts = np.asarray(h[key], dtype=float)
+                density = counts / max(counts.sum(), 1.0) / np.diff(edges)
+                if k == 0:
+                    ax.stairs(density, edges, fill=True, alpha=0.3, color=color)
+                    ax.stairs(density, edges, color=color, lw=1.1, label=f"{kind} pairs, {part}")
+                else:
+                    ax.stairs(density, edges, color=color, lw=1.4, ls="--", label=f"{kind} pairs, {part}")
+        title = name
+        row = (rows or {}).get(name)
+        if row:
+            title += (f"\ntraining: max intra {row['train_max_intra_deg']:.0f}°, min inter {row['train_min_inter_deg']:.0f}°"
+                      f"\nheld-out: max intra {row['max_intra_deg']:.0f}°, min inter {row['min_inter_deg']:.0f}°")
+        ax.set_title(title, fontsize=9)
+        ax.set(xlabel="angle between the two faces' features (degrees)", xlim=(0, 180))
+        ax.set_xticks(np.arange(0, 181, 30))
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("density")
+    axes[0, 0].legend(frameon=False, fontsize=7, loc="upper right")
     return fig

@@ -22,6 +22,7 @@ import pytest
 from sphereface_tf.commands import (
     face_evaluate,
     face_export,
+    face_hypersphere,
     face_prepare,
     face_project,
     face_train,
@@ -48,7 +49,8 @@ REPO = str(checks.REPO)
 # entry point → (its script, its command module in sphereface_tf.commands)
 COMMANDS = {"demo": ("mnist_demo/run.py", mnist_demo), "prepare": ("face/prepare.py", face_prepare),
             "train": ("face/train.py", face_train), "evaluate": ("face/evaluate.py", face_evaluate),
-            "export": ("face/export.py", face_export), "project": ("face/project.py", face_project)}
+            "export": ("face/export.py", face_export), "project": ("face/project.py", face_project),
+            "hypersphere": ("face/hypersphere.py", face_hypersphere)}
 
 
 def _load_script(path):
@@ -362,6 +364,26 @@ CLI_CASES = [
      "is a file, not a folder"),
     ("project-wrong-kind-model", "project", lambda w, t: ["--model", w["mnist"], "--images", w["faces"], "--out", str(t / "o")],
      "this tool needs \\(112, 96, 3\\)"),
+    # sphereface-hypersphere: the identities, the held-out share, the margins, the images, --out
+    ("hypersphere-one-identity", "hypersphere", lambda w, t: ["--images", w["faces"], "--identities", "1", "--out", str(t / "o")],
+     "--identities: at least 2"),
+    ("hypersphere-more-identities-than-folders", "hypersphere",
+     lambda w, t: ["--images", w["faces"], "--identities", "5", "--out", str(t / "o")],
+     "asked for 5 identities, the folder has 4 with images"),
+    ("hypersphere-too-few-faces", "hypersphere", lambda w, t: ["--images", _small_identities(t), "--identities", "3", "--out", str(t / "o")],
+     "0 of the 3 identities with the most images have the 4 faces .* too few: id_000 \\(3\\)"),
+    ("hypersphere-fractional-margin", "hypersphere", lambda w, t: ["--images", w["faces"], "--margins", "1", "2.5", "--out", str(t / "o")],
+     "a margin m is a whole number >= 1, got '2.5'"),
+    ("hypersphere-zero-margin", "hypersphere", lambda w, t: ["--images", w["faces"], "--margins", "0", "--out", str(t / "o")],
+     "a margin m is a whole number >= 1, got '0'"),
+    ("hypersphere-heldout-one", "hypersphere", lambda w, t: ["--images", w["faces"], "--heldout", "1", "--out", str(t / "o")],
+     "--heldout: .*a share between 0 and 1"),
+    ("hypersphere-unreadable-image", "hypersphere", lambda w, t: ["--images", _one_broken_face(w, t), "--out", str(t / "o"),
+                                                                      "--identities", "4"],
+     "id_001/0002.jpg: unreadable image .*replace or remove it"),
+    ("hypersphere-missing-images", "hypersphere", lambda w, t: ["--images", str(t / "nowhere"), "--out", str(t / "o")],
+     "nowhere: image folder not found"),
+    ("hypersphere-out-is-file", "hypersphere", lambda w, t: ["--images", w["faces"], "--out", w["file"]], "is a file, not a folder"),
 ]
 
 
@@ -379,6 +401,19 @@ def _unreadable_faces(tmp):
     for k in range(2):
         put(tmp, f"broken/id_00{k}/0000.jpg", b"not an image")
     return tmp / "broken"
+
+
+def _small_identities(tmp):
+    make_identity_folders(tmp / "small", identities=3, per_identity=3, formats=("jpg",))
+    return str(tmp / "small")
+
+
+def _one_broken_face(w, tmp):
+    import shutil
+
+    shutil.copytree(w["faces"], tmp / "faces")
+    (tmp / "faces" / "id_001" / "0002.jpg").write_bytes(b"not an image")
+    return str(tmp / "faces")
 
 
 def _zip(tmp):

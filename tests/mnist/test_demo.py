@@ -83,6 +83,7 @@ def test_all_variants_end_to_end(tmp_path, small_npz):
         assert ("lambda" in result["history"]) == (variant == "angular")
         assert {"max_intra", "min_inter", "separated"} <= set(result["angles"]["overall"])
         assert len(result["angles"]["per_class"]) == 10
+        assert "boundaries" not in result  # drawn for 2-D runs only
         check_png(os.path.join(out, "features.png"))
         html = open(os.path.join(out, "sphere.html")).read()
         assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html.split("<body>")[0]  # self-contained
@@ -118,7 +119,8 @@ def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_p
     assert len(a["history"]["loss"]) == 2 and np.isfinite(a["history"]["loss"]).all()
     assert a["history"]["loss"] == b["history"]["loss"] and a["history"]["val_loss"] == b["history"]["val_loss"]
     assert a["test_accuracy"] == b["test_accuracy"] and a["angles"] == b["angles"]
-    # a 2-D run: the plane-and-circle picture, no sphere
+    # a 2-D run: the plane-and-circle picture with the A-Softmax boundaries at training's final λ, no sphere
+    assert a["boundaries"] == dict(variant="angular", m=4, lam=a["final_lambda"], bias=None, lam_note="training's final λ")
     check_png(os.path.join(tmp_path, runs[0], "angular", "features.png"))
     assert not os.path.exists(os.path.join(tmp_path, runs[0], "angular", "sphere.html"))
 
