@@ -15,8 +15,11 @@ iterations and would never reach the floor in a short MNIST run).
 
 Every run writes a new folder under --out (never overwriting an earlier one):
 metrics.json, curves.png, angles.png, per variant features.png (+ sphere.html in
-3-D), model.keras, embedding.keras and TensorBoard logs with a Projector export;
-with --loss all also comparison.png and comparison.md.
+3-D), animation.html / animation.gif / animation.npz (1,000 test digits epoch by
+epoch, λ in each frame; --no-animation leaves them out), model.keras,
+embedding.keras and TensorBoard logs with a Projector export; in the run folder
+animation.html and animation.gif of every variant; with --loss all also
+comparison.png and comparison.md.
 """
 
 import argparse
@@ -48,6 +51,8 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="runs", help="parent folder of the run folders (default: runs/ in the current folder)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for data split, initialisation and shuffling (default 0)")
     parser.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tiny budgets for tests
+    parser.add_argument("--no-animation", dest="animation", action="store_false",
+                        help="do not keep the features of 1,000 test digits after each epoch (animation.html, animation.gif)")
     parser.add_argument("--show", action="store_true", help="open the figures (and the 3-D HTML in a browser) when done")
     args = parser.parse_args(argv)
     if args.m < 1:

@@ -15,7 +15,8 @@ angle, over the training faces and over the held-out ones.
 Outputs (in `out`): table.json / table.csv (a row per run, and mean ± sd rows over seeds),
 features/<run>.npz, sphere_<run>.png, spheres.png, angles_<run>.png, angles.png,
 hypersphere.html (offline; hover a point for its face), projector/<run>/ (TensorBoard) and,
-unless `animation=False`, animation_<run>.html / animation_<run>.gif (the features epoch by epoch).
+unless `animation=False`, animation_<run>.html / animation_<run>.gif and features/<run>_animation.npz (the
+features of up to 50 faces per identity, epoch by epoch).
 """
 
 import base64
@@ -40,11 +41,12 @@ from sphereface_tf.face.projection import thumbnails
 from sphereface_tf.face.spherenet import UNITS, spherenet
 from sphereface_tf.head import attach_head
 from sphereface_tf.layers import VARIANTS, RandomShift, SoftmaxHead
-from sphereface_tf.training.callbacks import StopOnNonFinite
+from sphereface_tf.training.callbacks import FeatureSnapshots, StopOnNonFinite
 from sphereface_tf.util.errors import InputError, check_output_dir
 from sphereface_tf.util.files import RunLock, atomic_write, save_figure, write_json
 from sphereface_tf.util.progress import ProgressBar
 from sphereface_tf.viz.plots import class_colors, plot_comparison, plot_pair_angles, plot_sphere, sphere_figure
+from sphereface_tf.viz.animation import frame_arrays, write_animation
 from sphereface_tf.viz.projector import write_projector
 from sphereface_tf.viz.stats import angle_statistics
 
@@ -261,8 +263,12 @@ class _StepBar(keras.callbacks.Callback):
         self.bar.close()
 
 
-def train_run(settings, variant, m, seed, x_train, y_train, num_classes, extra_callbacks=()):
-    """Train one 3-D model; returns (backbone, inference model, head, seconds)."""
+def train_run(settings, variant, m, seed, x_train, y_train, num_classes, watch=None):
+    """Train one 3-D model; returns (backbone, inference model, head, seconds, frames).
+
+    `watch`: images whose features are kept before training and after every epoch (the frames, a list of
+    `training.callbacks.FeatureFrame`; empty without `watch`).
+    """
     keras.utils.set_random_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / settings.batch_size)
     total = steps_per_epoch * settings.epochs
@@ -275,12 +281,13 @@ def train_run(settings, variant, m, seed, x_train, y_train, num_classes, extra_c
     train_model, inference_model = attach_head(backbone, head, name=f"hypersphere_{variant}", augment=augment)
     train_model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(settings.learning_rate, total)),
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    snapshots = FeatureSnapshots(backbone, watch, head=head) if watch is not None else None
     started = time.time()
     train_model.fit([x_train, y_train], y_train, batch_size=settings.batch_size, epochs=settings.epochs, shuffle=True, verbose=0,
                     callbacks=[StopOnNonFinite(what=f"{variant} softmax{'' if m is None else f' m={m}'}, learning rate "
                                                     f"{settings.learning_rate:g}", hint="run again with a lower learning rate"),
-                               _StepBar(total), *extra_callbacks])
-    return backbone, inference_model, head, time.time() - started
+                               _StepBar(total), *([snapshots] if snapshots else [])])
+    return backbone, inference_model, head, time.time() - started, snapshots.frames if snapshots else []
 
 
 # ------------------------------------------------------------------------------------------- the command
@@ -303,13 +310,13 @@ def hypersphere(settings, log=print):
     K = len(names)
     x_train, y_train = images[~held], faces.labels[~held]
     os.makedirs(os.path.join(settings.out, "features"), exist_ok=True)
-    rows, drawings, histograms, html_runs, animations = [], {}, {}, {}, {}
+    rows, drawings, histograms, html_runs = [], {}, {}, {}
+    watched = animation_subset(faces.labels)
     with RunLock(settings.out, what="out"):
         for name, variant, m, seed in settings.runs():
             log(f"\n[{name}]")
-            snapshots = _snapshots(settings, images, faces.labels, held)
-            backbone, inference_model, head, seconds = train_run(
-                settings, variant, m, seed, x_train, y_train, K, extra_callbacks=[snapshots] if snapshots else [])
+            backbone, inference_model, head, seconds, frames = train_run(
+                settings, variant, m, seed, x_train, y_train, K, watch=images[watched] if settings.animation else None)
             features = unit_rows(backbone.predict(images, batch_size=256, verbose=0)).astype(np.float32)
             predicted = np.argmax(inference_model.predict(images, batch_size=256, verbose=0), axis=1)
             weights = keras.ops.convert_to_numpy(head.kernel).astype(np.float64)
@@ -335,8 +342,11 @@ def hypersphere(settings, log=print):
                 drawings[label] = (features, faces.labels, weights, subtitle)
                 histograms[label] = (hist, row)
             html_runs[name] = (label, features, weights, row)
-            if snapshots:
-                animations[name] = _write_animation(settings.out, name, label, snapshots, faces.labels, names)
+            if frames:  # the watched faces epoch by epoch, from this training
+                np.savez(os.path.join(settings.out, "features", f"{name}_animation.npz"), index=watched,
+                         labels=faces.labels[watched], **frame_arrays(frames))
+                write_animation(frames, faces.labels[watched], names, os.path.join(settings.out, f"animation_{name}.html"),
+                                os.path.join(settings.out, f"animation_{name}.gif"), title=label, at_most=ANIMATION_FRAMES)
             log(f"[{name}] {seconds:.0f} s; accuracy train {row['train_accuracy']:.3f}, held-out {row['heldout_accuracy']:.3f}; "
                 f"training faces: max intra {row['train_max_intra_deg']:.1f}°, min inter {row['train_min_inter_deg']:.1f}°, "
                 f"mean intra {row['train_mean_intra_deg']:.1f}°; held-out: mean intra {row['mean_intra_deg']:.1f}°")
@@ -356,13 +366,15 @@ def hypersphere(settings, log=print):
     return table
 
 
-def _snapshots(settings, images, labels, heldout):
-    """The callback that records the features epoch by epoch (None without animation)."""
-    return None  # wired to the animation parts once they land
+ANIMATION_PER_IDENTITY = 50  # faces of each identity the animation follows (training and held-out alike)
+ANIMATION_FRAMES = 21  # frames of a run's GIF (its page has every epoch)
 
 
-def _write_animation(out, name, label, snapshots, labels, names):
-    return None
+def animation_subset(labels, per_identity=ANIMATION_PER_IDENTITY, seed=SPLIT_SEED):
+    """Indices (sorted) of at most `per_identity` faces of each identity, the same for every run."""
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:per_identity] for c in np.unique(labels)]
+    return np.sort(np.concatenate(chosen))
 
 
 def run_label(variant, m):

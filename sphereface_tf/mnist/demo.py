@@ -22,10 +22,11 @@ from sphereface_tf.head import LambdaLogger, attach_head
 from sphereface_tf.layers import SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
-from sphereface_tf.training.callbacks import EpochTimer, StopOnNonFinite
+from sphereface_tf.training.callbacks import EpochTimer, FeatureSnapshots, StopOnNonFinite
 from sphereface_tf.util.errors import check_output_dir
 from sphereface_tf.util.faults import fault_point
-from sphereface_tf.util.files import atomic_write, save_figure, write_json
+from sphereface_tf.util.files import atomic_write, save_figure, save_gif, write_json
+from sphereface_tf.viz.animation import animation_page, frame_arrays, side_by_side, write_animation
 from sphereface_tf.viz.boundaries import BoundarySpec
 from sphereface_tf.viz.plots import plot_angle_histograms, plot_comparison, plot_embedding, plot_history, sphere_figure
 from sphereface_tf.viz.projector import write_projector
@@ -45,6 +46,16 @@ def boundary_record(head):
     lam = head.current_lambda() if head.variant == "angular" else 0.0
     note = "training's final λ" if head.variant == "angular" else None
     return dataclasses.asdict(BoundarySpec(head.variant, m=head.m, lam=lam, bias=bias, lam_note=note))
+
+
+ANIMATION_POINTS = 1000  # test digits whose features the animation follows, epoch by epoch
+
+
+def animation_subset(labels, count=ANIMATION_POINTS, seed=0):
+    """Indices (sorted) of a fixed subset of the test digits, the same for every variant and run."""
+    if len(labels) <= count:
+        return np.arange(len(labels))
+    return np.sort(np.random.default_rng(seed).choice(len(labels), count, replace=False))
 
 
 def new_run_dir(parent, name):
@@ -80,6 +91,9 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     x_train, x_test = data.x_train[..., None] / np.float32(255), data.x_test[..., None] / np.float32(255)
     print(f"\n[{variant}] {epochs} epochs × {steps_per_epoch} steps, {'m=%d, λ %s' % (args.m, head_kwargs) if variant == 'angular' else ''}")
     timer = EpochTimer()
+    animate = getattr(args, "animation", True)
+    subset = animation_subset(data.y_test)
+    snapshots = FeatureSnapshots(backbone, x_test[subset], head=head) if animate else None
     history = train_model.fit(
         [x_train, data.y_train], data.y_train,
         validation_data=([x_test, data.y_test], data.y_test),
@@ -88,7 +102,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         callbacks=[timer, LambdaLogger(),
                    StopOnNonFinite(what=f"{variant} softmax, learning rate {args.learning_rate:g}",
                                    hint="run again with a lower --learning-rate"),
-                   keras.callbacks.TensorBoard(os.path.join(out, "logs"))],
+                   keras.callbacks.TensorBoard(os.path.join(out, "logs")), *([snapshots] if snapshots else [])],
     ).history
 
     features = backbone.predict(x_test, batch_size=256, verbose=0)
@@ -106,6 +120,11 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
         with atomic_write(os.path.join(out, "sphere.html"), "w") as handle:
             handle.write(html.to_html(include_plotlyjs=True, full_html=True))
+    gif = None
+    if snapshots:  # the features of the fixed subset, epoch by epoch: no second training
+        np.savez(os.path.join(out, "animation.npz"), index=subset, labels=data.y_test[subset], **frame_arrays(snapshots.frames))
+        gif = write_animation(snapshots.frames, data.y_test[subset], data.class_names, os.path.join(out, "animation.html"),
+                              os.path.join(out, "animation.gif"), title=f"{variant} softmax")
     train_model.save(os.path.join(out, "model.keras"))
     backbone.save(os.path.join(out, "embedding.keras"))
     write_projector(
@@ -125,7 +144,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         **({"boundaries": boundaries} if boundaries else {}),
         angles=stats,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
-    ), (features, data.y_test, weights, subtitle)
+    ), (features, data.y_test, weights, subtitle), gif
 
 
 def comparison_table(results, dataset_source):
@@ -172,10 +191,15 @@ def run_demo(args):
     print(f"data: {data.source}: {len(data.y_train)} train / {len(data.y_test)} test images")
     started = time.time()
     try:
-        results, drawings = {}, {}
+        results, drawings, gifs = {}, {}, {}
         for variant in variants:
-            results[variant], drawings[variant] = train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels)
+            results[variant], drawings[variant], gifs[variant] = train_variant(
+                variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels)
             fault_point("demo")
+        if getattr(args, "animation", True):  # the run's animation: every variant, side by side in the GIF
+            with atomic_write(os.path.join(run_dir, "animation.html"), "w") as handle:
+                handle.write(animation_page({f"{v} softmax": fig for v, (fig, _) in gifs.items()}))
+            save_gif(side_by_side([images for _, images in gifs.values()]), os.path.join(run_dir, "animation.gif"), duration_ms=500)
         save_figure(plot_history({v: r["history"] for v, r in results.items()}), os.path.join(run_dir, "curves.png"))
         save_figure(plot_angle_histograms({v: r["angles"]["histogram"] for v, r in results.items()}), os.path.join(run_dir, "angles.png"))
         if len(variants) > 1:

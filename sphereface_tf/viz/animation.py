@@ -1,6 +1,6 @@
 """Training you can watch: the features of a fixed set of inputs, epoch by epoch, as an animation.
 
-Arrays in, figures and images out; nothing here trains or writes. A frame is anything with
+Arrays in, figures and images out; nothing here trains, and only `write_animation` writes. A frame is anything with
 `epoch`, `lam`, `features` (N, D) and `weights` (D, C) or None — as attributes (e.g.
 `training.callbacks.FeatureFrame`) or as dict keys. D is 2 (the unit circle) or 3 (the
 unit sphere); `labels` (N,) and `class_names` are the same for every frame.
@@ -10,6 +10,9 @@ unit sphere); `labels` (N,) and `class_names` are the same for every frame.
 * `animation_images` — the same frames drawn by matplotlib as PIL images of one size
   (for a GIF: `util.files.save_gif`).
 * `thin_frames` — at most so many frames, evenly spaced, the first and last kept.
+* `frame_arrays` — the frames as arrays for an .npz (epoch, λ, features, weights).
+* `write_animation` — the page and the GIF of a run, written atomically.
+* `side_by_side` — the GIF frames of several runs joined left to right.
 """
 
 import matplotlib
@@ -17,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from sphereface_tf.angles import unit_rows
+from sphereface_tf.util.files import atomic_write, save_gif
 from sphereface_tf.viz.plots import SIDE_TITLES, SPHERE_VIEW, _check_embedding, _outline, _uniform_markers, class_colors, opposite_view, plt, plot_sphere
 
 JITTER = 0.06  # radial jitter of the points on the unit circle, so that the density of each class shows
@@ -224,3 +228,56 @@ def animation_images(frames, labels, class_names=None, title=None, titles=None, 
         fig.text(0.5, 1.0 - title_h / 2, text, ha="center", va="center", fontsize=14, fontweight="bold")
         images.append(_to_image(fig))
     return images
+
+
+# ------------------------------------------------------------------ files
+def frame_arrays(frames):
+    """The frames as arrays: `epoch` (F,), `lam` (F,, NaN without λ), `features` (F, N, D) and, if every frame has
+    them, `weights` (F, D, C) — what a run's `animation.npz` holds."""
+    fields = [_fields(f) for f in frames]
+    arrays = dict(epoch=np.asarray([f[0] for f in fields], np.int64),
+                  lam=np.asarray([np.nan if f[1] is None else f[1] for f in fields], np.float64),
+                  features=np.stack([f[2] for f in fields]).astype(np.float32))
+    if all(f[3] is not None for f in fields):
+        arrays["weights"] = np.stack([f[3] for f in fields]).astype(np.float32)
+    return arrays
+
+
+def write_animation(frames, labels, class_names, html_path, gif_path, title=None, frame_ms=500, at_most=40, views=2):
+    """Write `animation_figure` as an offline page (plotly.js inline) and `animation_images` as a GIF.
+
+    The page has every frame; the GIF at most `at_most` of them (`thin_frames`), `frame_ms` apart, the
+    last held two seconds. Returns the figure and the GIF's images (for `animation_page`, `side_by_side`).
+    """
+    fig = animation_figure(frames, labels, class_names, title=title, frame_ms=frame_ms)
+    with atomic_write(html_path, "w") as handle:
+        handle.write(fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False))
+    images = animation_images(thin_frames(frames, at_most), labels, class_names, title=title, views=views)
+    save_gif(images, gif_path, duration_ms=frame_ms)
+    return fig, images
+
+
+def animation_page(figures):
+    """One offline page of several animation figures (dict heading → figure), plotly.js inline once."""
+    parts = []
+    for k, (heading, fig) in enumerate(figures.items()):
+        parts.append(f'<h2 style="font-family:sans-serif">{heading}</h2>'
+                     + fig.to_html(include_plotlyjs=k == 0, full_html=False, auto_play=False, default_height="720px"))
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>training, epoch by epoch</title></head><body>'
+            + "".join(parts) + "</body></html>")
+
+
+def side_by_side(runs):
+    """Join several runs' GIF images frame by frame, left to right (`runs`: lists of PIL images of one length)."""
+    runs = [list(r) for r in runs]
+    if not runs or len({len(r) for r in runs}) != 1:
+        raise ValueError(f"side_by_side needs runs with the same number of frames, got {[len(r) for r in runs]}")
+    joined = []
+    for images in zip(*runs):
+        canvas = Image.new("RGB", (sum(i.width for i in images), max(i.height for i in images)), "white")
+        x = 0
+        for image in images:
+            canvas.paste(image, (x, 0))
+            x += image.width
+        joined.append(canvas)
+    return joined
