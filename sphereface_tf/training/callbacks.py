@@ -327,9 +327,11 @@ class FeatureSnapshots(keras.callbacks.Callback):
     Small: `images` is meant to be a subset of, say, a thousand inputs.
     """
 
-    def __init__(self, feature_model, images, head=None, batch_size=256):
+    def __init__(self, feature_model, images, head=None, batch_size=1024):
         super().__init__()
-        self.feature_model, self.images, self.head, self.batch_size = feature_model, images, head, int(batch_size)
+        # one batch where it fits: no partial last batch to trace again
+        self.feature_model, self.images, self.head = feature_model, images, head
+        self.batch_size = int(min(batch_size, max(1, len(images))))
         self.frames = []
 
     def on_train_begin(self, logs=None):

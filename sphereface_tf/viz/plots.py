@@ -237,6 +237,7 @@ def _draw_sphere(ax, features, labels, weights, names, elev, azim):
     size = max(1.5, min(9.0, 5000.0 / len(features)))
     el, az = np.radians(elev), np.radians(azim)
     toward_viewer = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    screen_right = np.array([-np.sin(az), np.cos(az), 0.0])
     front = unit @ toward_viewer >= 0
     for c in range(len(names)):
         members = labels == c
@@ -248,7 +249,9 @@ def _draw_sphere(ax, features, labels, weights, names, elev, azim):
             faint = w_unit[c] @ toward_viewer < 0
             ax.plot(*np.stack([np.zeros(3), w_unit[c] * 1.2]).T, color=colors[c], lw=1.4 if faint else 2.4,
                     alpha=0.45 if faint else 1.0, linestyle=":" if faint else "-")
-            ax.text(*(w_unit[c] * 1.3), names[c], color=colors[c], fontsize=9, fontweight="bold",
+            across = w_unit[c] @ screen_right  # names run from the tip toward the middle: none leaves the panel
+            ax.text(*(w_unit[c] * 1.25), names[c], color=colors[c], fontsize=9, fontweight="bold",
+                    ha="right" if across > 0.35 else "left" if across < -0.35 else "center", va="bottom",
                     alpha=0.5 if faint else 1.0, path_effects=_outline())
     ax.set_box_aspect((1, 1, 1), zoom=1.12)  # 3-D axes leave wide margins; the sphere may fill them
     ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))

@@ -103,6 +103,21 @@ def test_all_variants_end_to_end(tmp_path, small_npz):
         assert np.loadtxt(os.path.join(projector, "tensors.tsv")).shape == (100, dim)
         check_png(os.path.join(projector, "sprite.png"))
         assert any(f.startswith("events") for f in os.listdir(os.path.join(out, "logs", "train")))
+        # the animation: one frame before training and one per epoch, from this training (no second one)
+        frames = np.load(os.path.join(out, "animation.npz"))
+        assert frames["epoch"].tolist() == [0, 1, 2] and frames["features"].shape == (3, 100, dim)
+        np.testing.assert_array_equal(frames["labels"], y_test[frames["index"]])
+        np.testing.assert_allclose(frames["features"][-1], embedding.predict(x_test[frames["index"]], verbose=0),
+                                   rtol=1e-4, atol=1e-5)  # the last frame is the saved embedding's features
+        np.testing.assert_allclose(frames["weights"][-1], keras.ops.convert_to_numpy(model.get_layer("softmax_head").kernel))
+        assert np.isnan(frames["lam"]).all() == (variant != "angular")
+        with Image.open(os.path.join(out, "animation.gif")) as gif:
+            assert gif.n_frames == 3
+        assert '<script src="http' not in open(os.path.join(out, "animation.html")).read()
+    with Image.open(os.path.join(run, "animation.gif")) as gif:  # the run's: the three variants side by side
+        assert gif.n_frames == 3 and gif.width >= 3 * 400
+    page = open(os.path.join(run, "animation.html")).read()
+    assert page.count("Plotly.newPlot") == 3 and '<script src="http' not in page
 
 
 def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_path):
@@ -123,6 +138,10 @@ def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_p
     assert a["boundaries"] == dict(variant="angular", m=4, lam=a["final_lambda"], bias=None, lam_note="training's final λ")
     check_png(os.path.join(tmp_path, runs[0], "angular", "features.png"))
     assert not os.path.exists(os.path.join(tmp_path, runs[0], "angular", "sphere.html"))
+    run_demo(*args, "--no-animation")
+    third = sorted(d for d in os.listdir(tmp_path) if not d.startswith("."))[-1]
+    assert not [f for f in os.listdir(os.path.join(tmp_path, third)) if f.startswith("animation")]
+    assert not [f for f in os.listdir(os.path.join(tmp_path, third, "angular")) if f.startswith("animation")]
 
 
 def test_help_explains_options(capsys):
