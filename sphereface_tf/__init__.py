@@ -8,6 +8,9 @@ the package. The parts built on it live in sub-packages: `util` (plumbing),
 """
 
 from sphereface_tf._version import __version__  # noqa: F401
+from sphereface_tf import _compat
+
+_compat.install()  # the 0.1 module names (sphereface_tf.models, ...) import, with a DeprecationWarning; see _compat
 
 from sphereface_tf.util import native_log as _native_log
 

@@ -57,15 +57,55 @@ def test_old_name_is_the_new_object(old, name, new):
     assert getattr(legacy, name) is getattr(current, name)
 
 
-def test_the_table_covers_every_old_module():
-    """Every re-export module of the package (docstring "Moved to ...") has names checked above."""
+def test_the_table_covers_every_old_module_and_no_file_stands_at_an_old_path():
     import pathlib
 
+    from sphereface_tf import _compat
+
     package = pathlib.Path(importlib.import_module("sphereface_tf").__file__).parent
-    moved = {".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
-             for path in package.rglob("*.py") if path.read_text(encoding="utf-8").startswith('"""Moved to')}
-    assert len(moved) >= 16
-    assert moved - set(MOVED) <= {"facedata.sources", "facedata.tfrecords"}, moved - set(MOVED)
+    assert set(MOVED) | {"facedata.sources", "facedata.tfrecords"} == set(_compat.MOVED)
+    for old in _compat.MOVED:
+        path = package.joinpath(*old.split("."))
+        assert not path.with_suffix(".py").exists() and not path.is_dir(), f"{old}: a file at an old path"
+    # the top level shows the core alone: the layer, the margin, exact products, angles, the head
+    top = sorted(p.name for p in package.iterdir() if not p.name.startswith("__"))
+    assert top == ["_compat.py", "_version.py", "angles.py", "commands", "face", "head.py", "layers.py", "margin.py",
+                   "mnist", "precise.py", "training", "util", "viz"], top
+
+
+def test_an_old_import_warns_once_naming_the_new_module():
+    import subprocess
+    import sys
+
+    code = ("import warnings; warnings.simplefilter('always')\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    from sphereface_tf.models import attach_head\n"
+            "    import sphereface_tf.models\n"
+            "    from sphereface_tf.facedata.cache import FACE_BYTES\n"
+            "for w in caught: print(w.category.__name__, w.filename.endswith('<string>'), w.message)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
+    lines = [line for line in out.splitlines() if line.startswith("DeprecationWarning")]
+    assert lines == [
+        "DeprecationWarning True sphereface_tf.models is deprecated and will be removed in sphereface_tf 0.4; "
+        "import from sphereface_tf.head, sphereface_tf.mnist.model",
+        "DeprecationWarning True sphereface_tf.facedata is deprecated and will be removed in sphereface_tf 0.4; "
+        "import from sphereface_tf.face.data",
+        "DeprecationWarning True sphereface_tf.facedata.cache is deprecated and will be removed in sphereface_tf 0.4; "
+        "import from sphereface_tf.face.data.cache"], out
+
+
+def test_an_unknown_old_name_says_where_things_moved():
+    import sphereface_tf.models as old
+
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here' .*moved to sphereface_tf.head"):
+        old.nothing_here
+    namespace = {}
+    exec("from sphereface_tf.plotting import *", namespace)  # the star import of a 0.1 script
+    from sphereface_tf.face.plots import plot_roc
+    from sphereface_tf.viz.plots import plot_sphere
+
+    assert namespace["plot_sphere"] is plot_sphere and namespace["plot_roc"] is plot_roc
 
 
 def test_old_style_imports_of_a_0_1_script_still_work():
@@ -76,3 +116,18 @@ def test_old_style_imports_of_a_0_1_script_still_work():
 
     train, infer = attach_head(mnist_cnn(2, widths=(4, 4, 4)), SoftmaxHead(10))
     assert OldLogger is LambdaLogger and train.output.shape[-1] == 10 and infer.output.shape[-1] == 10
+
+
+def test_nothing_of_ours_imports_an_old_name():
+    """Only 0.1-era user code meets the deprecation: the package, its scripts, bench/ and docs/ use the new paths."""
+    import pathlib
+    import re
+
+    from sphereface_tf import _compat
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    old = "|".join(re.escape(name) for name in sorted(_compat.MOVED, key=len, reverse=True))
+    pattern = re.compile(rf"^\s*(from|import)\s+sphereface_tf\.({old})\b|^\s*from\s+sphereface_tf\s+import\s+.*\b({old})\b", re.M)
+    offenders = [str(path.relative_to(root)) for folder in ("sphereface_tf", "face", "mnist_demo", "bench", "docs")
+                 for path in (root / folder).rglob("*.py") if pattern.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []

@@ -57,7 +57,7 @@ def margin_list(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="face/benchmark.py", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-benchmark", "face/benchmark.py"), description=__doc__.split("\n\n")[0],
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="LFW image root (Name/Name_0001.jpg), aligned unless --landmarks")

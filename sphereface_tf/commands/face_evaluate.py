@@ -21,7 +21,7 @@ from sphereface_tf.util import cli
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="face/evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-evaluate", "face/evaluate.py"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras file from face/train.py (training or embedding model)")
     parser.add_argument("--pairs", required=True, help="pairs file in the LFW format")
     parser.add_argument("--images", required=True, help="image root in LFW's Name/Name_0001.jpg layout")

@@ -18,7 +18,7 @@ from sphereface_tf.util import cli
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="face/export.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-export", "face/export.py"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras file from face/train.py (training or embedding model)")
     parser.add_argument("--out", required=True, help="output folder (must not hold an earlier export)")
     parser.add_argument("--no-flip", action="store_true", help="FC1 of the image alone, without the mirror image")

@@ -59,7 +59,7 @@ def seed(text):
 
 def parse_args(argv=None):
     doc = __doc__.replace("about N minutes", "about 13 minutes")
-    parser = argparse.ArgumentParser(prog="sphereface-hypersphere", description=doc.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-hypersphere", "face/hypersphere.py"), description=doc.split("\n\n")[0],
                                      epilog="\n\n".join(doc.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="identity-folder tree (root/<identity>/<image>)")
     parser.add_argument("--out", required=True, help="output folder")

@@ -22,7 +22,7 @@ from sphereface_tf.util import cli
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="face/prepare.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-prepare", "face/prepare.py"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="image root (identity sub-folders, or the root of --list paths)")
     parser.add_argument("--list", help="list file of 'relative/path label' lines (default: scan identity folders)")
     parser.add_argument("--landmarks", help="5-point landmark list to align with (path then 10 numbers per line)")

@@ -16,7 +16,7 @@ from sphereface_tf.util import cli
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="face/project.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=cli.program("sphereface-project", "face/project.py"), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help=".keras file from face/train.py (training, embedding or exported model)")
     parser.add_argument("--images", required=True, help="image folder of identity sub-folders")
     parser.add_argument("--out", required=True, help="log folder to write the projector files into")

@@ -38,7 +38,7 @@ from sphereface_tf.util import cli
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="face/train.py", description=__doc__.split("\n\n")[0],
+        prog=cli.program("sphereface-train", "face/train.py"), description=__doc__.split("\n\n")[0],
         epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

@@ -30,7 +30,7 @@ from sphereface_tf.util import cli
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="mnist_demo/run.py", description=__doc__.split("\n\n")[0],
+        prog=cli.program("sphereface-mnist-demo", "mnist_demo/run.py"), description=__doc__.split("\n\n")[0],
         epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--loss", choices=["original", "modified", "angular", "all"], default="angular",

@@ -14,12 +14,18 @@ running yet.
 """
 
 import argparse
+import os
 import signal
 import sys
 import threading
 
 from sphereface_tf.util import native_log
 from sphereface_tf.util.errors import InputError, TrainingDiverged
+
+
+def program(console, script):
+    """The name a command's usage line shows: its console script (`sphereface-train`) when run as one, else its script path."""
+    return console if os.path.basename(sys.argv[0] or "") == console else script
 
 
 class Terminated(BaseException):
