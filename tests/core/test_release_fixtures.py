@@ -58,5 +58,5 @@ def test_a_changed_registered_name_would_fail_to_load(tmp_path):
             if item.filename == "config.json":
                 data = data.replace(b'"sphereface_tf>SoftmaxHead"', b'"sphereface_tf>RenamedHead"')
             zout.writestr(item, data)
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match=r"could not be deserialized(.|\n)*sphereface_tf>RenamedHead"):
         keras.models.load_model(target, safe_mode=True)

@@ -145,12 +145,14 @@ def test_few_steps_each_precision_no_nan_loss_decreases(data, tmp_path, precisio
     with open(tmp_path / "log.csv") as handle:
         losses = [float(row["loss"]) for row in csv.DictReader(handle)]
     assert len(losses) == 3 and np.isfinite(losses).all() and losses[-1] < losses[0], losses
-    assert final == _json(tmp_path / "final.json")
     assert final["steps"] == 12 and final["head_iterations"] == 12 and len(final["images_per_second"]) == 3
-    assert _json(tmp_path / "config.json")["precision_used"] == precision
+    assert all(np.isfinite(v) and v > 0 for v in final["images_per_second"])
     keras.config.set_dtype_policy("float32")
     embedding = keras.models.load_model(tmp_path / "embedding.keras")
     assert embedding.output.shape[-1] == 512
+    # the precision was used, not only recorded: the saved convolutions compute in it
+    convs = [layer for layer in embedding.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and {layer.dtype_policy.name for layer in convs} == {precision}
 
 
 # ----------------------------------------------------------------- kill (SIGKILL-like) and resume

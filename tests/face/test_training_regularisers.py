@@ -12,6 +12,7 @@ import pytest
 from sphereface_tf.face.data import scan_identity_folders, write_cache
 from sphereface_tf.face.synthetic import make_identity_folders
 from sphereface_tf.face.training import SCHEMA, build_face_model, train
+from sphereface_tf.util.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,7 @@ def test_dropout_setting_puts_dropout_before_fc1():
     assert names[-3:] == ["flatten", "dropout", "fc1"] and backbone.get_layer("dropout").rate == 0.3
     _, backbone, _ = build_face_model(dict(settings, dropout=0.0), classes=5)
     assert "dropout" not in [layer.name for layer in backbone.layers]
-    with pytest.raises(Exception, match="dropout"):
+    with pytest.raises(ConfigError, match=r"dropout = 1.0: expected a number >= 0 and <= 0.95"):
         SCHEMA.validate(dict(SCHEMA.defaults(), dropout=1.0))
 
 
@@ -68,7 +69,7 @@ def test_ema_leaves_the_moving_average_of_the_trained_weights_in_the_model():
     for i in moved:
         np.testing.assert_allclose(final[i], average[i], rtol=1e-4, atol=1e-6)
         assert not np.allclose(final[i], trained[-1][i], rtol=1e-4, atol=1e-6)
-    with pytest.raises(Exception, match="ema"):
+    with pytest.raises(ConfigError, match=r"ema = 1.0: expected a number >= 0 and <= 0.99999"):
         SCHEMA.validate(dict(SCHEMA.defaults(), ema=1.0))
 
 

