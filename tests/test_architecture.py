@@ -33,7 +33,7 @@ ALLOWED = {
     "compat": {"core", "util", "training", "viz", "mnist", "face"},
 }
 # third-party modules that may be imported inside a function: optional or heavy, loaded only on the paths that need them
-DEFERRED = {"tensorflow", "jax", "tensorboard", "plotly", "mlxtend", "matplotlib"}
+DEFERRED = {"tensorflow", "jax", "tensorboard", "plotly", "mlxtend", "matplotlib", "mtcnn"}
 
 
 def module_name(path):

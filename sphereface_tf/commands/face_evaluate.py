@@ -2,7 +2,7 @@
 
   python face/evaluate.py --model runs/x/model.keras --pairs pairs.txt --images lfw-aligned/ --out runs/x/lfw
   python face/evaluate.py ... --landmarks lfw_landmark.txt    # align raw LFW images first (points detected on
-                                                              # these very images: bench/detect_landmarks.py)
+                                                              # these very images: sphereface-landmarks)
 
 Features as in the paper: FC1 of the image and of its mirror image, concatenated and
 L2-normalised; cosine similarity; 10-fold cross-validation with the threshold chosen

@@ -17,7 +17,7 @@ trains one small SphereNet with 3-D features per variant, margin and seed, and w
   animation_<run>.html/.gif the features epoch by epoch (unless --no-animation)
   projector/<run>/          TensorBoard projector with the faces as sprites (tensorboard --logdir OUT/projector)
 
-The defaults (SphereNet-4 on 56×48 faces, 40 epochs of batch 64) train m = 1…4 on LFW's six identities with
+The defaults (SphereNet-4 on 56×48 faces, 30 epochs of batch 64) train m = 1…4 on LFW's six identities with
 the most images in about N minutes on a 2-core CPU (docs/hypersphere.md).
 """
 

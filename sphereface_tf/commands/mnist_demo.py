@@ -23,8 +23,11 @@ comparison.png and comparison.md.
 """
 
 import argparse
+import dataclasses
+import os
+import webbrowser
 
-from sphereface_tf.mnist.demo import run_demo
+from sphereface_tf.mnist.demo import LOSSES, DemoSettings, run_demo
 from sphereface_tf.util import cli
 
 
@@ -33,7 +36,7 @@ def parse_args(argv=None):
         prog=cli.program("sphereface-mnist-demo", "mnist_demo/run.py"), description=__doc__.split("\n\n")[0],
         epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--loss", choices=["original", "modified", "angular", "all"], default="angular",
+    parser.add_argument("--loss", choices=LOSSES, default="angular",
                         help="softmax variant to train; 'all' trains the three with the same seed and data (default: angular)")
     parser.add_argument("--dim", type=int, choices=[2, 3], default=3, help="embedding dimension: 2 (plane and circle) or 3 (sphere); default 3")
     parser.add_argument("--m", type=int, default=4, help="angular margin m of A-Softmax, integer >= 1 (default 4)")
@@ -71,8 +74,19 @@ def parse_args(argv=None):
 
 
 
+def settings_from(args):
+    """The library's DemoSettings from the parsed options (every option but --show is a setting)."""
+    return DemoSettings(**{field.name: getattr(args, field.name) for field in dataclasses.fields(DemoSettings)})
+
+
 def main(argv=None):
-    run_demo(parse_args(argv))
+    args = parse_args(argv)
+    settings = settings_from(args)
+    run_folder = run_demo(settings)
+    if args.show:
+        for variant in settings.variants:
+            webbrowser.open("file://" + os.path.abspath(os.path.join(run_folder, variant, "sphere.html" if settings.dim == 3
+                                                                   else "features.png")))
     return 0
 
 

@@ -73,7 +73,7 @@ class HypersphereSettings:
     landmarks: str = None  # 5-point landmarks to align raw images with (as sphereface-prepare)
     depth: int = 4  # SphereNet depth
     input_height: int = 56  # faces are scaled from 112×96 to this height (width in proportion)
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 2e-3  # peak Adam learning rate, cosine-decayed to 0
     lambda_min: float = 5.0

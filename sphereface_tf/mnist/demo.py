@@ -1,7 +1,12 @@
 """The MNIST demo run: train 2-D or 3-D embeddings with the SphereFace softmax variants and draw them.
 
-`run_demo(args)` is what `python mnist_demo/run.py` does after parsing its options
-(sphereface_tf.commands.mnist_demo); the options are documented there.
+    from sphereface_tf.mnist.demo import DemoSettings, run_demo
+    run_folder = run_demo(DemoSettings(loss="all", dim=2, epochs=5))
+
+`run_demo(settings)` is what `python mnist_demo/run.py` does after parsing its options
+(sphereface_tf.commands.mnist_demo, which documents them and opens the figures with --show).
+The curves are training and test curves: the test digits are scored after every epoch
+(`test_loss`, `test_accuracy` in metrics.json); nothing is chosen on them.
 """
 
 import dataclasses
@@ -12,18 +17,17 @@ import shutil
 import sys
 import time
 import warnings
-import webbrowser
 
 import keras
 import numpy as np
 
 from sphereface_tf._version import __version__
 from sphereface_tf.head import LambdaLogger, attach_head
-from sphereface_tf.layers import SoftmaxHead
+from sphereface_tf.layers import VARIANTS, SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
 from sphereface_tf.training.callbacks import EpochTimer, FeatureSnapshots, StopOnNonFinite
-from sphereface_tf.util.errors import check_output_dir
+from sphereface_tf.util.errors import ConfigError, check_output_dir
 from sphereface_tf.util.faults import fault_point
 from sphereface_tf.util.files import atomic_write, save_figure, save_gif, write_json
 from sphereface_tf.viz.animation import animation_page, frame_arrays, side_by_side, write_animation
@@ -31,6 +35,59 @@ from sphereface_tf.viz.boundaries import BoundarySpec
 from sphereface_tf.viz.plots import plot_angle_histograms, plot_comparison, plot_embedding, plot_history, sphere_figure
 from sphereface_tf.viz.projector import write_projector
 from sphereface_tf.viz.stats import angle_statistics
+
+
+LOSSES = (*VARIANTS, "all")  # what the demo trains: one variant, or all of them on one seed and data
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSettings:
+    """One demo run. `epochs`/`augment` None: 30 epochs and shifts of 2 pixels on a small (< 10k) training set,
+    8 and 0 on a full one. λ anneals from 1000 to `lambda_min`, reached after `lambda_floor_at` of the steps."""
+
+    loss: str = "angular"
+    dim: int = 3
+    m: int = 4
+    epochs: int | None = None
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    lambda_min: float = 5.0
+    lambda_floor_at: float = 0.5
+    augment: int | None = None
+    dataset: str = "mnist"
+    data: str | None = None
+    out: str = "runs"
+    seed: int = 0
+    max_steps: int | None = None  # at most this many steps per epoch (tiny budgets for tests)
+    animation: bool = True
+
+    def __post_init__(self):
+        problems = []
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.dim not in (2, 3):
+            problems.append(f"dim must be 2 or 3, got {self.dim!r}")
+        for name, low in (("m", 1), ("batch_size", 1), ("epochs", 1), ("max_steps", 1), ("augment", 0)):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+                problems.append(f"{name} must be a whole number >= {low}, got {value!r}")
+        if isinstance(self.augment, int) and self.augment > 8:
+            problems.append(f"augment must be at most 8 pixels, got {self.augment}")
+        if not 0.0 < self.lambda_floor_at <= 1.0:
+            problems.append(f"lambda_floor_at must be in (0, 1], got {self.lambda_floor_at!r}")
+        if not self.lambda_min > 0:
+            problems.append(f"lambda_min must be > 0 so that the schedule has a floor to reach, got {self.lambda_min!r}")
+        if not self.learning_rate > 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.dataset not in ("mnist", "fashion_mnist"):
+            problems.append(f"dataset must be mnist or fashion_mnist, got {self.dataset!r}")
+        if problems:
+            raise ConfigError("demo settings: " + "; ".join(problems))
+
+    @property
+    def variants(self):
+        """The variants this run trains, in the order drawn."""
+        return list(VARIANTS) if self.loss == "all" else [self.loss]
 
 
 def lambda_schedule(total_steps, lambda_min, floor_at, base=1000.0):
@@ -73,6 +130,7 @@ def new_run_dir(parent, name):
 
 
 def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels):
+    """Train one variant (`args`: the run's DemoSettings) and write its folder; returns (results, drawing, animation)."""
     keras.utils.set_random_seed(args.seed)
     out = os.path.join(run_dir, variant)
     os.makedirs(out)
@@ -91,7 +149,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     x_train, x_test = data.x_train[..., None] / np.float32(255), data.x_test[..., None] / np.float32(255)
     print(f"\n[{variant}] {epochs} epochs × {steps_per_epoch} steps, {'m=%d, λ %s' % (args.m, head_kwargs) if variant == 'angular' else ''}")
     timer = EpochTimer()
-    animate = getattr(args, "animation", True)
+    animate = args.animation
     subset = animation_subset(data.y_test)
     snapshots = FeatureSnapshots(backbone, x_test[subset], head=head) if animate else None
     history = train_model.fit(
@@ -143,8 +201,13 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         final_lambda=head.current_lambda(),
         **({"boundaries": boundaries} if boundaries else {}),
         angles=stats,
-        history={k: [float(v) for v in vals] for k, vals in history.items()},
+        history={curve_name(k): [float(v) for v in vals] for k, vals in history.items()},
     ), (features, data.y_test, weights, subtitle), gif
+
+
+def curve_name(key):
+    """A Keras history key as the demo names it: its `val_` curves are scored on the test digits, so `test_`."""
+    return "test_" + key[len("val_"):] if key.startswith("val_") else key
 
 
 def comparison_table(results, dataset_source):
@@ -166,8 +229,10 @@ def comparison_table(results, dataset_source):
 def run_demo(args):
     """Train the variants `args.loss` names, draw them and write the run folder; returns its path.
 
-    `args` holds the options of `mnist_demo/run.py` (see `sphereface_tf.commands.mnist_demo`).
+    `args`: a `DemoSettings`.
     """
+    if not isinstance(args, DemoSettings):
+        raise TypeError(f"run_demo takes a DemoSettings, got {type(args).__name__}; e.g. run_demo(DemoSettings(loss='all'))")
     check_output_dir(args.out)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -185,7 +250,7 @@ def run_demo(args):
     steps_per_epoch = int(np.ceil(len(data.y_train) / args.batch_size))
     if args.max_steps:
         steps_per_epoch = min(steps_per_epoch, args.max_steps)
-    variants = ["original", "modified", "angular"] if args.loss == "all" else [args.loss]
+    variants = args.variants
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     final_dir, run_dir = new_run_dir(args.out, f"{args.dataset}-{args.loss}-{args.dim}d-{stamp}")
     print(f"data: {data.source}: {len(data.y_train)} train / {len(data.y_test)} test images")
@@ -196,7 +261,7 @@ def run_demo(args):
             results[variant], drawings[variant], gifs[variant] = train_variant(
                 variant, data, args, run_dir, steps_per_epoch, epochs, augment_pixels)
             fault_point("demo")
-        if getattr(args, "animation", True):  # the run's animation: every variant, side by side in the GIF
+        if args.animation:  # the run's animation: every variant, side by side in the GIF
             with atomic_write(os.path.join(run_dir, "animation.html"), "w") as handle:
                 handle.write(animation_page({f"{v} softmax": fig for v, (fig, _) in gifs.items()}))
             save_gif(side_by_side([images for _, images in gifs.values()]), os.path.join(run_dir, "animation.gif"), duration_ms=500)
@@ -209,7 +274,7 @@ def run_demo(args):
                 handle.write(comparison_table(results, data.source))
         write_json(os.path.join(run_dir, "metrics.json"), dict(
             data_source=data.source, train_size=int(len(data.y_train)), test_size=int(len(data.y_test)),
-            arguments=vars(args), seconds_total=round(time.time() - started, 1),
+            arguments=dataclasses.asdict(args), seconds_total=round(time.time() - started, 1),
             versions=dict(sphereface_tf=__version__, keras=keras.__version__,
                           numpy=np.__version__, python=platform.python_version(), backend=keras.config.backend()),
             variants=results,
@@ -225,10 +290,6 @@ def run_demo(args):
         for name in sorted(files):
             print("  " + os.path.relpath(os.path.join(root, name), final_dir))
     print(f"  <variant>/logs: tensorboard --logdir {final_dir}  (Scalars and Projector tabs)")
-    if args.show:
-        for variant in variants:
-            target = os.path.join(final_dir, variant, "sphere.html" if args.dim == 3 else "features.png")
-            webbrowser.open("file://" + target)
     print(f"\nResults ({data.source.split(':')[0]}, {len(data.y_test)} test images, {args.dim}-D features):")
     for variant, r in results.items():
         o = r["angles"]["overall"]

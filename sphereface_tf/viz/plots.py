@@ -350,18 +350,18 @@ def plot_comparison(results, class_names=None, boundaries=None):
 def plot_history(histories):
     """Accuracy and loss per epoch; `histories`: dict name → Keras history dict.
 
-    Solid lines: training; dashed: test (`val_` keys).
+    Solid lines: training; dashed: test (`test_` keys) or validation (`val_` keys, Keras' own name).
     """
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     colors = plt.get_cmap("Dark2")(np.arange(len(histories)))
     for color, (name, history) in zip(colors, histories.items()):
         for key, ax in (("accuracy", acc_ax), ("loss", loss_ax)):
-            for prefix, style, part in (("", "-", "train"), ("val_", "--", "test")):
+            for prefix, style, part in (("", "-", "train"), ("test_", "--", "test"), ("val_", ":", "validation")):
                 values = history.get(prefix + key)
                 if values:
                     epochs = np.arange(1, len(values) + 1)
                     ax.plot(epochs, values, style, color=color, lw=1.8, marker="o", ms=2.5, label=f"{name} {part}")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy (test: margin-free logits)")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy (test/validation: margin-free logits)")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss (train: with the margin)")
     loss_ax.set_yscale("log")
     for ax in (acc_ax, loss_ax):

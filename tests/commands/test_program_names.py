@@ -20,7 +20,8 @@ def console_scripts():
 
 SCRIPTS = {"sphereface-mnist-demo": "mnist_demo/run.py", "sphereface-prepare": "face/prepare.py", "sphereface-train": "face/train.py",
            "sphereface-evaluate": "face/evaluate.py", "sphereface-export": "face/export.py", "sphereface-project": "face/project.py",
-           "sphereface-benchmark": "face/benchmark.py", "sphereface-hypersphere": "face/hypersphere.py"}
+           "sphereface-benchmark": "face/benchmark.py", "sphereface-hypersphere": "face/hypersphere.py",
+           "sphereface-landmarks": "face/landmarks.py", "sphereface-align": "face/align.py"}
 
 
 def test_every_console_script_is_listed_and_installed():

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import runpy
 import shutil
 
 import numpy as np
@@ -12,12 +11,13 @@ from PIL import Image
 
 from sphereface_tf.commands import face_benchmark
 from sphereface_tf.face import benchmark
+from sphereface_tf.face.benchmark import tuning
 from sphereface_tf.face.data import scan_identity_folders
 from sphereface_tf.face.synthetic import make_lfw
 from sphereface_tf.face.training import SCHEMA
 from sphereface_tf.face.verification import read_pairs
 from sphereface_tf.util import cli
-from sphereface_tf.util.errors import InputError
+from sphereface_tf.util.errors import ConfigError, InputError
 
 TINY = ["--depth", "4", "--embedding-dim", "16", "--steps", "4", "--checkpoint-every", "2", "--batch-size", "8",
         "--learning-rate", "0.01"]
@@ -80,7 +80,7 @@ def test_the_command_writes_per_fold_results_and_does_not_redo_a_finished_fold(l
         for scored in (record, centred):  # the figures are those of the fold's own ROC curve
             fpr, tpr = np.asarray(scored["roc"]["fpr"]), np.asarray(scored["roc"]["tpr"])
             assert len(fpr) == 200 and np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
-            assert scored["roc_auc"] == pytest.approx(np.trapz(tpr, fpr), abs=0.02)
+            assert scored["roc_auc"] == pytest.approx(np.trapezoid(tpr, fpr), abs=0.02)
             best = np.max((tpr + 1 - fpr) / 2)  # the best a threshold can do on these balanced pairs
             assert scored["accuracy"] <= best + 1e-9, (scored["accuracy"], best)  # thresholds from other sub-folds do no better
     summary = json.load(open(os.path.join(out, "summary.json")))
@@ -156,29 +156,28 @@ def test_a_diverging_fold_is_recorded_and_never_scored(lfw, tmp_path):
     assert json.load(open(os.path.join(out, "summary.json")))["original"]["diverged"] == [3]
 
 
-BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "bench")
+TOOLS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tools")
 
 
 def test_the_device_candidates_are_valid_settings():
-    """bench/lfw_candidates.json (the next device call's tuning set) validates against the recipe: no wasted call."""
-    lfw_bench = runpy.run_path(os.path.join(BENCH, "bench_lfw.py"))
-    candidates = lfw_bench["read_candidates"]("@" + os.path.join(BENCH, "lfw_candidates.json"))
-    assert candidates  # one or more
-    base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(BENCH, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
+    """tools/lfw_candidates.json (the next device call's tuning set) validates against the recipe: no wasted call."""
+    candidates = tuning.read_candidates("@" + os.path.join(TOOLS, "lfw_candidates.json"))
+    assert len(candidates) >= 1 and not any(name.startswith("_") for name in candidates)
+    base = dict(SCHEMA.defaults(), **SCHEMA.read_toml(os.path.join(TOOLS, os.pardir, "face", "configs", "sphereface20_lfw.toml")))
     for name, change in candidates.items():
-        lfw_bench["candidate_settings"](base, change, name)
-    # bad --candidates: one line saying what is wrong, no traceback
+        settings, _ = tuning.candidate_settings(base, change, name)
+        assert all(settings[key] == value for key, value in change.items() if key != "min_images")
+    # bad candidates: one ConfigError saying what is wrong and naming where it came from
     for text, words in [("@/no/such.json", "--candidates @/no/such.json: cannot read the file"),
                         ("{base: 1}", "--candidates: not JSON"), ('{"base": 1}', "give a JSON object of name → settings"),
                         ('{"_only": {}}', "give a JSON object"),
                         ('{"a": {}, "a": {"shift": 4}}', "--candidates: 'a' is given twice in one object")]:
-        with pytest.raises(SystemExit, match=re.escape(words)):
-            lfw_bench["read_candidates"](text)
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            tuning.read_candidates(text, "--candidates")
 
 
 def test_bench_lfw_chooses_candidate_and_scoring_on_complete_finite_tuning_folds():
-    lfw_bench = runpy.run_path(os.path.join(BENCH, "bench_lfw.py"))
-    choose = lfw_bench["choose"]
+    choose = tuning.choose
 
     def tuned(cosine, centered=None, diverged=(), folds=(6, 7, 8)):
         return dict(accuracy_mean=cosine, centered_accuracy_mean=centered, diverged=list(diverged), folds=list(folds))
@@ -187,14 +186,14 @@ def test_bench_lfw_chooses_candidate_and_scoring_on_complete_finite_tuning_folds
     assert choose({"a": tuned(0.90, 0.89), "b": tuned(0.905)}, [6, 7, 8]) == ("b", "cosine")  # old records: cosine only
     assert choose({"a": tuned(0.90, 0.90), "b": tuned(0.99, 0.99, diverged=[7]), "c": tuned(0.99, 0.99, folds=[6])},
                   [6, 7, 8]) == ("a", "cosine")  # diverged or unfinished candidates are never chosen; ties: cosine
-    with pytest.raises(SystemExit, match="no candidate"):
+    with pytest.raises(InputError, match="no candidate finished every tuning fold"):
         choose({"b": tuned(0.99, diverged=[7])}, [6, 7, 8])
     base = SCHEMA.defaults()
-    settings, min_images = lfw_bench["candidate_settings"](base, {"min_images": 1, "shift": 4}, "singletons")
+    settings, min_images = tuning.candidate_settings(base, {"min_images": 1, "shift": 4}, "singletons")
     assert min_images == 1 and settings["shift"] == 4 and "min_images" not in settings
-    assert lfw_bench["candidate_settings"](base, {}, "base")[1] == 2
-    with pytest.raises(SystemExit, match="candidate x: min_images must be a whole number"):
-        lfw_bench["candidate_settings"](base, {"min_images": 0}, "x")
+    assert tuning.candidate_settings(base, {}, "base")[1] == 2
+    with pytest.raises(ConfigError, match="candidate x: min_images must be a whole number"):
+        tuning.candidate_settings(base, {"min_images": 0}, "x")
 
 
 @pytest.mark.slow
@@ -204,11 +203,11 @@ def test_bench_lfw_tunes_then_reports_the_chosen_settings_in_their_own_folder(lf
     config.write_text('depth = 4\nembedding_dim = 16\nsteps = 4\ncheckpoint_every = 2\nbatch_size = 8\n'
                       'learning_rate = 0.01\nlr_boundaries = [2]\n')
     out = tmp_path / "lfw"
-    argv = ["bench_lfw.py", "--images", root, "--pairs", pairs_path, "--out", str(out), "--config", str(config),
-            "--tune-folds", "3", "--report-folds", "1", "--variants", "angular",
+    argv = ["--images", root, "--pairs", pairs_path, "--out", str(out), "--config", str(config),
+            "--tune-folds", "3", "--folds", "1", "--variants", "angular",
             "--candidates", '{"_note": "ignored", "base": {}, "diverges": {"learning_rate": 1e30}}']
-    monkeypatch.setattr("sys.argv", argv)
-    runpy.run_path(os.path.join(BENCH, "bench_lfw.py"), run_name="__main__")
+    assert cli.run(face_benchmark.main, argv) == 0  # a diverging candidate is not chosen; the report is finite
+    assert "| angular-m4 | 1 |" in capsys.readouterr().out  # the report's table
     chosen = json.load(open(out / "chosen.json"))
     assert chosen["chosen"] == "base" and chosen["tuning"]["diverges"]["diverged"] == [3]  # a NaN run is never chosen
     base = chosen["tuning"]["base"]  # the scoring of the better tuning accuracy is the one reported
@@ -217,3 +216,17 @@ def test_bench_lfw_tunes_then_reports_the_chosen_settings_in_their_own_folder(lf
     record = json.load(open(out / "report" / report / "angular-m4" / "fold1.json"))
     assert record["finite"] and record["settings"]["learning_rate"] == 0.01 and record["fold"] == 1
     assert not (out / "tune" / "base" / "angular-m4" / "fold1.json").exists()  # reporting folds never tuned on
+
+
+def test_the_protocol_refuses_to_report_on_a_tuning_fold_before_any_training(lfw, tmp_path, capsys):
+    root, pairs_path = lfw
+    argv = ["--images", root, "--pairs", pairs_path, "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as stop:
+        face_benchmark.main([*argv, "--tune-folds", "2-3", "--folds", "1-2"])
+    assert stop.value.code == 2 and "--tune-folds and --folds share fold(s) [2]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        face_benchmark.main([*argv, "--candidates", '{"a": {}}'])
+    assert stop.value.code == 2 and "--candidates needs --tune-folds" in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"the tuning folds \[1, 2\] and the reporting folds \[2\] share \[2\]"):
+        tuning.tune_and_report(root, pairs_path, str(tmp_path / "out"), SCHEMA.defaults(), [1, 2], [2])
+    assert not (tmp_path / "out").exists()

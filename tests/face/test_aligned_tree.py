@@ -1,21 +1,22 @@
-"""bench/align_lfw.py: the aligned LFW tree carried to a lent GPU."""
+"""sphereface_tf.face.data.aligned and sphereface-align: the aligned tree carried to a lent GPU."""
 
 import os
-import runpy
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from sphereface_tf.face.align import TEMPLATE_96x112, align_face
+from sphereface_tf.commands import face_align
+from sphereface_tf.face.align import TEMPLATE_96x112, LandmarkError, align_face
+from sphereface_tf.face.data.aligned import write_aligned_tree
+from sphereface_tf.util import cli
+from sphereface_tf.util.errors import InputError
 
-SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "bench", "align_lfw.py")
 
 
 def run_script(monkeypatch, *argv):
-    monkeypatch.setattr(sys, "argv", [SCRIPT, *argv])
-    runpy.run_path(SCRIPT, run_name="__main__")
+    """Run `sphereface-align ARGV` and expect it to succeed."""
+    assert cli.run(face_align.main, list(argv)) == 0
 
 
 def test_each_face_lands_on_the_template_and_a_rerun_skips_it(tmp_path, monkeypatch, capsys):
@@ -48,8 +49,19 @@ def test_each_face_lands_on_the_template_and_a_rerun_skips_it(tmp_path, monkeypa
     assert "0 faces aligned, 2 already there" in capsys.readouterr().out
 
 
-def test_a_landmarks_file_for_another_tree_is_refused_with_the_fix(tmp_path, monkeypatch):
+def test_a_landmarks_file_for_another_tree_is_refused_with_the_fix(tmp_path, capsys):
     (tmp_path / "marks.txt").write_text("Ann_Lee/Ann_Lee_0001.jpg\t" + "\t".join(["50"] * 10) + "\n")
-    with pytest.raises(SystemExit, match="1 of its 1 images are not under .*give the folder that holds Name/Name_0001.jpg"):
-        run_script(monkeypatch, "--images", str(tmp_path), "--landmarks", str(tmp_path / "marks.txt"),
-                   "--out", str(tmp_path / "out"))
+    with pytest.raises(LandmarkError, match="1 of its 1 images are not under .*give the folder that holds Name/Name_0001.jpg"):
+        write_aligned_tree(str(tmp_path), str(tmp_path / "marks.txt"), str(tmp_path / "out"), workers=1)
+    argv = ["--images", str(tmp_path), "--landmarks", str(tmp_path / "marks.txt"), "--out", str(tmp_path / "out")]
+    assert cli.run(face_align.main, argv) == 2
+    assert capsys.readouterr().err.startswith("error: ") and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("quality, workers, message", [(0, 1, "quality must be between 1 and 95"),
+                                                       (96, 1, "quality must be between 1 and 95"),
+                                                       (90, 0, "workers must be >= 1")])
+def test_bad_settings_are_refused_before_any_work(tmp_path, quality, workers, message):
+    with pytest.raises(InputError, match=message):
+        write_aligned_tree(str(tmp_path), str(tmp_path / "marks.txt"), str(tmp_path / "out"), quality=quality,
+                           workers=workers)

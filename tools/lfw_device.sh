@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (JAX, no Keras/TensorFlow there): install the carried wheels, unpack the
-# aligned LFW faces, run bench/bench_lfw.py under a time limit, and pack what it wrote into $OUT.
+# aligned LFW faces, run the tune-then-report protocol (face/benchmark.py --tune-folds) under a time limit, and pack what it wrote into $OUT.
 #
-#   here:   bash bench/device_wheels.sh 3.12 .whl   (or keras, namex, optree alone: the device has the rest)
+#   here:   bash tools/device_wheels.sh 3.12 .whl   (or keras, namex, optree alone: the device has the rest)
 #           (cd data/lfw && zip -q -r -0 ../lfw_aligned.zip aligned pairs.txt)   # aligned/ and pairs.txt inside
-#   device: LIMIT=540 bash bench/lfw_device.sh --config face/configs/sphereface20_lfw.toml --candidates @bench/lfw_candidates.json
+#   device: LIMIT=540 bash tools/lfw_device.sh --config face/configs/sphereface20_lfw.toml --tune-folds 6-10 --folds 1-5 --candidates @tools/lfw_candidates.json
 #           (carry .whl, the zip and, to continue a cut-off call, runs/lfw; ZIP=data/other.zip names another zip)
 set -u
 LIMIT=${LIMIT:-540}
@@ -18,7 +18,7 @@ export JAX_COMPILATION_CACHE_DIR=/tmp/jax-cache JAX_PERSISTENT_CACHE_MIN_COMPILE
 mkdir -p /tmp/lfw && python3 -m zipfile -e "$REPO/$ZIP" /tmp/lfw || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
 python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)" | tee -a "$OUT/device.txt"
-timeout "$LIMIT" python3 bench/bench_lfw.py --images /tmp/lfw/aligned --pairs /tmp/lfw/pairs.txt --out runs/lfw "$@" \
+timeout "$LIMIT" python3 face/benchmark.py --images /tmp/lfw/aligned --pairs /tmp/lfw/pairs.txt --out runs/lfw "$@" \
     > "$OUT/log.txt" 2>&1
 echo "exit $?" >> "$OUT/log.txt"
 tail -40 "$OUT/log.txt"

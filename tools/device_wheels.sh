@@ -2,7 +2,7 @@
 # Wheels to carry to an accelerator that has JAX but neither Keras nor TensorFlow, for
 # bench/bench_gpu.py and face/train.py on a decoded cache (KERAS_BACKEND=jax).
 #
-#   bash bench/device_wheels.sh [PYTHON_VERSION] [OUT]      # e.g. 3.11 wheels/ (the device's Python)
+#   bash tools/device_wheels.sh [PYTHON_VERSION] [OUT]      # e.g. 3.11 wheels/ (the device's Python)
 #   # on the device:
 #   pip install --no-index --find-links wheels/ keras tensorboard protobuf
 #   KERAS_BACKEND=jax python bench/bench_gpu.py --peak-tflops 989

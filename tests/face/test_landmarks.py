@@ -1,8 +1,7 @@
-"""bench/detect_landmarks.py: MTCNN's five points for every face of an LFW-layout tree (MTCNN faked here)."""
+"""sphereface_tf.face.landmarks and sphereface-landmarks: MTCNN's five points for every face of a tree (MTCNN faked here)."""
 
 import os
 import re
-import runpy
 import sys
 import types
 
@@ -10,9 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sphereface_tf.commands import face_landmarks
 from sphereface_tf.face.align import read_landmarks
+from sphereface_tf.face.landmarks import NoFaceFound, detect_landmarks
+from sphereface_tf.util import cli
 
-SCRIPT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "bench", "detect_landmarks.py")
 KEYS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
@@ -56,13 +57,10 @@ def tree(tmp_path, monkeypatch):
 
 
 def run_script(monkeypatch, *argv):
-    """Run the script as `python bench/detect_landmarks.py ARGV`; a failure's SystemExit propagates."""
-    monkeypatch.setattr(sys, "argv", [SCRIPT, *argv])
-    try:
-        runpy.run_path(SCRIPT, run_name="__main__")
-    except SystemExit as stop:
-        if stop.code:
-            raise
+    """Run `sphereface-landmarks ARGV`; a failure raises SystemExit with its status, as the console script exits."""
+    code = cli.run(face_landmarks.main, list(argv))
+    if code:
+        raise SystemExit(code)
 
 
 def test_the_central_face_is_kept_and_an_image_without_one_keeps_its_fallback(tree, tmp_path, monkeypatch, capsys):
@@ -81,11 +79,26 @@ def test_the_central_face_is_kept_and_an_image_without_one_keeps_its_fallback(tr
     assert not os.path.exists(str(out) + ".partial")
 
 
-def test_without_a_fallback_an_image_without_a_face_stops_the_run_by_name(tree, tmp_path, monkeypatch):
+def test_without_a_fallback_an_image_without_a_face_stops_the_run_by_name(tree, tmp_path, monkeypatch, capsys):
     root, _ = tree
-    with pytest.raises(SystemExit, match="no face in 1 image.*Bo_Ek/Bo_Ek_0001.png.*pass --fallback"):
+    with pytest.raises(SystemExit) as stop:
         run_script(monkeypatch, "--images", str(root), "--out", str(tmp_path / "marks.txt"))
+    assert stop.value.code == 2
+    assert re.fullmatch(r"error: MTCNN found no face in 1 image\(s\), e.g. Bo_Ek/Bo_Ek_0001.png, .*pass --fallback[^\n]*\n",
+                        capsys.readouterr().err)  # the command names its own flag
     assert not (tmp_path / "marks.txt").exists()
+
+
+def test_the_library_names_the_images_without_a_face_and_no_flag(tree, tmp_path):
+    root, _ = tree
+    with pytest.raises(NoFaceFound) as stop:
+        detect_landmarks(str(root), str(tmp_path / "marks.txt"), log=lambda line: None)
+    assert stop.value.missing == ["Bo_Ek/Bo_Ek_0001.png"] and "--" not in str(stop.value)
+    summary = detect_landmarks(str(root), str(tmp_path / "marks.txt"), fallback=str(tmp_path / "fallback.txt"),
+                               log=lambda line: None)  # resumes from the partial file: no image is detected twice
+    assert FakeMTCNN.calls == [3]
+    assert (summary["images"], summary["detected"], summary["kept_fallback"]) == (3, 2, 1)
+    assert summary["gap"]["images"] == 2 and summary["gap"]["median_px"] == pytest.approx(3 * 2 ** 0.5)
 
 
 def test_an_interrupted_run_resumes_from_its_partial_file(tree, tmp_path, monkeypatch):
@@ -93,7 +106,7 @@ def test_an_interrupted_run_resumes_from_its_partial_file(tree, tmp_path, monkey
     out, partial = tmp_path / "marks.txt", tmp_path / "marks.txt.partial"
     # an earlier run finished the first image, then was cut off while writing the second line
     partial.write_text("Ann_Lee/Ann_Lee_0001.png\t" + "\t".join(["7"] * 10) + "\nAnn_Lee/Ann_Lee_0002.png\t1.0\t2")
-    with pytest.raises(SystemExit, match="no face in 1 image"):  # stopped again, for want of a fallback
+    with pytest.raises(SystemExit):  # stopped again, for want of a fallback
         run_script(monkeypatch, "--images", str(root), "--out", str(out), "--batch-size", "1")
     assert FakeMTCNN.calls == [1, 1]  # the torn line is detected again, the finished one is not
     assert [len(line.split()) for line in partial.read_text().splitlines()] == [11, 11, 2]  # whole lines only

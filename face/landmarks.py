@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""Detect five landmarks on every face with MTCNN: python face/landmarks.py --images DIR --out landmarks.txt
+
+The options and the work live in the library (sphereface_tf.commands.face_landmarks); run with --help for them.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SPHEREFACE_TF_QUIET_NATIVE_LOGS", "1")  # filter TensorFlow's native start-up lines (sphereface_tf.util.native_log)
+
+from sphereface_tf.commands.face_landmarks import main  # noqa: E402
+from sphereface_tf.util import cli  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(cli.main(main))
