@@ -3,7 +3,7 @@
   python face/benchmark.py --images data/lfw/aligned --pairs data/lfw/pairs.txt --out runs/lfw \\
       --config face/configs/sphereface20_lfw.toml --folds 1-5 --variants angular,modified,original
   python face/benchmark.py ... --variants angular --margins 1,2,3,4          # the margin's effect
-  python face/benchmark.py ... --tune-folds 6-10 --folds 1-5 --candidates @bench/lfw_candidates.json
+  python face/benchmark.py ... --tune-folds 6-10 --folds 1-5 --candidates @tools/lfw_candidates.json
 
 
 For each fold k of --folds, each variant of --variants (and each m of --margins for
