@@ -1,8 +1,9 @@
-"""`SoftmaxHead`: the original, modified and angular (A-Softmax) softmax of SphereFace.
+"""`SoftmaxHead`: the original, modified and angular (A-Softmax) softmax of SphereFace, and the family that followed it.
 
 Backend-agnostic (`keras.ops` only). See docs/math.md for the formulas.
 """
 
+import math
 import numbers
 
 import keras
@@ -13,7 +14,14 @@ from sphereface_tf.angles import class_angles
 from sphereface_tf.margin import annealed_lambda, psi
 from sphereface_tf.precise import float32_matmul
 
-VARIANTS = ("original", "modified", "angular")
+PAPER_VARIANTS = ("original", "modified", "angular")  # SphereFace's three softmax variants
+# the hyperspherical losses that followed it: features and class weights normalised, logits scaled by s
+SCALED_VARIANTS = ("normface", "cosface", "arcface", "sphereface_r")
+VARIANTS = PAPER_VARIANTS + SCALED_VARIANTS
+# the papers' defaults: NormFace s = 30 (as OpenSphere's CocoLoss); CosFace s = 64, M = 0.35; ArcFace s = 64,
+# M = 0.5; SphereFace-R (OpenSphere's SphereFaceR_H, magnitude v0) s = 30, multiplicative m = 1.5
+DEFAULT_SCALE = {"normface": 30.0, "cosface": 64.0, "arcface": 64.0, "sphereface_r": 30.0}
+DEFAULT_MARGIN = {"cosface": 0.35, "arcface": 0.5, "sphereface_r": 1.5}
 _HALF_DTYPES = ("float16", "bfloat16")
 # Squared-norm floor: norms below 1e-6 are treated as 1e-6 when dividing, as in
 # tf.math.l2_normalize, so zero features and zero weight columns stay finite.
@@ -64,18 +72,28 @@ def safe_inverse_norm(squared_norm):
 
 @keras.saving.register_keras_serializable(package="sphereface_tf")
 class SoftmaxHead(keras.layers.Layer):
-    """Classification head with the three softmax variants of SphereFace.
+    """Classification head with the three softmax variants of SphereFace and four that followed it.
 
     Call it as `head([features, labels], training=True)` during training (the
-    angular margin is applied to the target logit) or `head(features)` at
-    inference (no labels, no margin: logits ``||x|| cos θ_j``). Outputs are
-    logits, always float32 (or float64 under a float64 policy); pair them with
-    `SparseCategoricalCrossentropy(from_logits=True)`.
+    margin is applied to the target logit) or `head(features)` at inference (no
+    labels, no margin: logits ``||x|| cos θ_j``, or ``s cos θ_j`` for the scaled
+    variants). Outputs are logits, always float32 (or float64 under a float64
+    policy); pair them with `SparseCategoricalCrossentropy(from_logits=True)`.
 
     Args:
         num_classes: number of classes C ≥ 2.
         variant: "original" (x·W + b), "modified" (||W_j|| = 1, b = 0) or
-            "angular" (A-Softmax: modified plus the multiplicative margin m).
+            "angular" (A-Softmax: modified plus the multiplicative margin m);
+            or, on normalised features, with logits s cos θ_j: "normface"
+            (no margin), "cosface" (target s (cos θ_y − M); CosFace / AM-Softmax),
+            "arcface" (target s cos(θ_y + M); where θ_y + M would pass π,
+            s (cos θ_y − M sin M), insightface's monotone continuation) or
+            "sphereface_r" (target s ψ(θ_y) with a real m ≥ 1, ψ as A-Softmax's
+            with k = ⌊mθ/π⌋, the margin's gradient detached: SphereFace Revived,
+            OpenSphere's SphereFaceR_H with magnitude "v0").
+        scale: s of the scaled variants (default: the paper's, `DEFAULT_SCALE`).
+        margin: M of "cosface" / "arcface" (additive, radians for arcface) and the
+            multiplicative m of "sphereface_r" (default: `DEFAULT_MARGIN`).
         m: integer angular margin ≥ 1 (angular only; default 4, m = 1 equals
             "modified"). Must be left unset or 1 for the other variants.
         lambda_base, lambda_gamma, lambda_power, lambda_min: the annealing of
@@ -111,6 +129,8 @@ class SoftmaxHead(keras.layers.Layer):
         kernel_regularizer=None,
         bias_initializer="zeros",
         bias_regularizer=None,
+        scale=None,
+        margin=None,
         **kwargs,
     ):
         if kwargs.get("dtype") is None:
@@ -131,8 +151,27 @@ class SoftmaxHead(keras.layers.Layer):
                 f"`m={m}` needs variant='angular'; the {variant!r} variant has no margin "
                 "(leave `m` unset or use m=1)."
             )
+        if variant in SCALED_VARIANTS:
+            scale = DEFAULT_SCALE[variant] if scale is None else scale
+            if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not np.isfinite(scale) or scale <= 0:
+                raise ValueError(f"`scale` must be a finite number > 0 (the s of {variant!r}), got {scale!r}.")
+            if variant == "normface" and margin is not None:
+                raise ValueError("`margin` needs variant 'cosface', 'arcface' or 'sphereface_r'; 'normface' has none.")
+            if variant != "normface":
+                margin = DEFAULT_MARGIN[variant] if margin is None else margin
+                low, high, what = {"cosface": (0.0, 1.0, "in [0, 1)"), "arcface": (0.0, math.pi / 2, "in [0, π/2) radians"),
+                                   "sphereface_r": (1.0, 16.0, "in [1, 16)")}[variant]
+                if (isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not np.isfinite(margin)
+                        or not low <= margin < high):
+                    raise ValueError(f"`margin` of {variant!r} must be a number {what}, got {margin!r}.")
+                margin = float(margin)
+            scale = float(scale)
+        elif scale is not None or margin is not None:
+            raise ValueError(f"`scale` and `margin` belong to the variants {', '.join(map(repr, SCALED_VARIANTS))}; "
+                             f"the {variant!r} variant has neither (leave them unset).")
         self.num_classes = int(num_classes)
         self.variant = variant
+        self.scale, self.margin = scale, margin
         self.m = int(m)
         self.lambda_base = _check_number("lambda_base", lambda_base)
         self.lambda_gamma = _check_number("lambda_gamma", lambda_gamma)
@@ -198,9 +237,37 @@ class SoftmaxHead(keras.layers.Layer):
         # ||x|| cos θ_j = x · W_j / ||W_j||: scale the (B, C) product instead of
         # normalising the (D, C) kernel — cheaper for batches smaller than D.
         logits = raw * safe_inverse_norm(ops.sum(ops.square(kernel), axis=0))
+        if self.variant in SCALED_VARIANTS:
+            x = ops.cast(x, out_dtype)
+            cos = ops.clip(logits * safe_inverse_norm(ops.sum(ops.square(x), axis=-1))[:, None], -1.0, 1.0)
+            if self.variant == "normface" or labels is None or not training:
+                return self.scale * cos
+            return self.scale * self._scaled_margin(cos, labels)
         if self.variant == "modified" or labels is None or not training:
             return logits
         return self._apply_margin(logits, ops.cast(x, out_dtype), labels)
+
+    def _scaled_margin(self, cos, labels):
+        """cos θ_j with the target's cos θ_y replaced by its margin form (before the scale s)."""
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        target = ops.take_along_axis(cos, labels[:, None], axis=1)[:, 0]
+        margin = self.margin
+        if self.variant == "cosface":
+            changed = target - margin
+        elif self.variant == "arcface":
+            # cos(θ + M) = cos θ cos M − sin θ sin M, sin θ from cos θ with a floor under the root: finite gradients
+            # at θ = 0 and π (never arccos). Past θ = π − M, insightface's continuation cos θ − M sin M keeps the
+            # target logit decreasing in θ (cos(θ + M) would rise again).
+            sine = ops.sqrt(ops.maximum(1.0 - ops.square(target), 1e-6))
+            changed = ops.where(target > math.cos(math.pi - margin), target * math.cos(margin) - sine * math.sin(margin),
+                                target - margin * math.sin(margin))
+        else:  # sphereface_r: ψ(θ) with a real m, from a detached θ; the gradient is that of cos θ_y (as OpenSphere)
+            theta = ops.arccos(ops.clip(ops.stop_gradient(target), -1.0 + 1e-5, 1.0 - 1e-5)) * margin
+            k = ops.floor(theta / math.pi)
+            psi_value = (1.0 - 2.0 * ops.mod(k, 2.0)) * ops.cos(theta) - 2.0 * k
+            changed = target + ops.stop_gradient(psi_value - target)
+        one_hot = ops.one_hot(labels, self.num_classes, dtype=cos.dtype)
+        return cos + one_hot * (changed - target)[:, None]
 
     def _apply_margin(self, logits, x, labels):
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
@@ -282,6 +349,8 @@ class SoftmaxHead(keras.layers.Layer):
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             bias_regularizer=keras.regularizers.serialize(self.bias_regularizer),
         )
+        if self.variant in SCALED_VARIANTS:  # the paper variants' configs stay as 0.1-0.3 saved them
+            config.update(scale=self.scale, margin=self.margin)
         return config
 
 

@@ -38,3 +38,32 @@ def softmax_ce_ref(logits, labels):
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return -log_prob[np.arange(len(labels)), labels].mean()
+
+
+def scaled_head_ref(x, kernel, labels=None, *, variant, scale, margin=None):
+    """Logits of the scaled variants in float64: s cos θ_j, the target's cos θ_y replaced in training.
+
+    normface: s cos θ_y; cosface: s (cos θ_y − M); arcface: s cos(θ_y + M) while θ_y + M ≤ π, else
+    s (cos θ_y − M sin M) (insightface); sphereface_r: s ψ(θ_y) with ψ(θ) = (−1)^k cos(mθ) − 2k,
+    k = floor(mθ/π), m real (OpenSphere's SphereFaceR_H, magnitude "v0").
+    """
+    x = np.asarray(x, np.float64)
+    w = np.asarray(kernel, np.float64)
+    norms = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+    cos = np.clip((x / norms) @ (w / np.linalg.norm(w, axis=0, keepdims=True)), -1.0, 1.0)
+    if variant == "normface" or labels is None:
+        return scale * cos
+    rows = np.arange(len(x))
+    theta = np.arccos(cos[rows, labels])
+    if variant == "cosface":
+        target = np.cos(theta) - margin
+    elif variant == "arcface":
+        target = np.where(theta + margin <= np.pi, np.cos(theta + margin), np.cos(theta) - margin * np.sin(margin))
+    elif variant == "sphereface_r":
+        k = np.floor(margin * theta / np.pi)
+        target = (-1.0) ** k * np.cos(margin * theta) - 2.0 * k
+    else:
+        raise ValueError(variant)
+    cos = cos.copy()
+    cos[rows, labels] = target
+    return scale * cos

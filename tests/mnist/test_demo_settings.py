@@ -15,19 +15,26 @@ def test_the_command_line_maps_onto_the_settings_and_keeps_show_to_itself():
     args = parse_args(["--loss", "all", "--dim", "2", "--m", "3", "--epochs", "5", "--no-animation", "--show"])
     settings = settings_from(args)
     assert settings == DemoSettings(loss="all", dim=2, m=3, epochs=5, animation=False)
-    assert settings.variants == list(VARIANTS) and DemoSettings().variants == ["angular"]
+    assert settings.variants == ["original", "modified", "angular"] and DemoSettings().variants == ["angular"]
+    assert DemoSettings(loss="family").variants == ["angular", "normface", "cosface", "arcface", "sphereface_r"]
+    assert settings_from(parse_args(["--loss", "arcface", "--scale", "32", "--margin", "0.4"])) == DemoSettings(
+        loss="arcface", scale=32.0, margin=0.4)
     assert "show" not in {field.name for field in dataclasses.fields(DemoSettings)}
     assert settings_from(parse_args([])) == DemoSettings()  # the same defaults in both places
 
 
 def test_the_loss_choices_come_from_the_head_variants():
-    assert LOSSES == (*VARIANTS, "all")
+    assert LOSSES == (*VARIANTS, "all", "family")
     with pytest.raises(SystemExit):
-        parse_args(["--loss", "cosface"])
+        parse_args(["--loss", "adacos"])
+    with pytest.raises(SystemExit):
+        parse_args(["--loss", "angular", "--margin", "0.3"])
 
 
 @pytest.mark.parametrize("change, words", [
-    (dict(loss="cosface"), "loss must be one of original, modified, angular, all"),
+    (dict(loss="adacos"), "loss must be one of original, modified, angular, normface, cosface, arcface, sphereface_r, all, family"),
+    (dict(loss="angular", scale=30.0), "scale and margin set one scaled variant"),
+    (dict(loss="family", margin=0.2), "loss 'family' trains each variant with its paper's values"),
     (dict(dim=4), "dim must be 2 or 3"),
     (dict(m=0), "m must be a whole number >= 1"),
     (dict(m=2.5), "m must be a whole number >= 1"),

@@ -216,10 +216,56 @@ def test_degenerate_inputs_are_clear_errors():
         original_boundaries(good, None, (1, -1, -1, 1))
     # original: a zero weight is a constant logit, fine; two equal weights have no line between them
     assert original_boundaries(np.array([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]), [0.0, 0.0, -0.5], (-2, 2, -2, 2))
-    for bad, match in ((dict(variant="cosface"), "variant"), (dict(variant="modified", m=4), "needs variant"),
+    for bad, match in ((dict(variant="adacos"), "variant must be one of"), (dict(variant="modified", m=4), "needs variant"),
                        (dict(variant="modified", bias=[0, 0]), "bias"), (dict(variant="angular", m=4, lam=-2), "lam")):
         with pytest.raises(ValueError, match=match):
             as_spec(bad)
     with pytest.raises(ValueError, match="BoundarySpec"):
         as_spec("angular")
     assert as_spec(dict(variant="angular", m=4, lam=5)) == BoundarySpec("angular", 4, 5.0)
+
+
+# ------------------------------------------------------------- the scaled family
+def family_ref(theta, variant, margin):
+    """The scaled variants' target ÷ s, from tests/reference.py's head formula at one class."""
+    from tests.reference import scaled_head_ref
+
+    theta = np.atleast_1d(np.asarray(theta, np.float64))
+    x = np.stack([np.cos(theta), np.sin(theta)], 1)
+    return scaled_head_ref(x, np.eye(2), np.zeros(len(x), int), variant=variant, scale=1.0, margin=margin)[:, 0]
+
+
+@pytest.mark.parametrize("variant, margin", [("cosface", 0.35), ("cosface", 0.1), ("arcface", 0.5), ("arcface", 0.2),
+                                             ("sphereface_r", 1.5), ("sphereface_r", 3.0)])
+@pytest.mark.parametrize("delta", DELTAS)
+def test_a_scaled_variants_boundary_is_where_its_target_ties_the_rivals_cosine(variant, margin, delta):
+    spec = BoundarySpec(variant, margin=margin)
+    offset = margin_offset(delta, 1, target=spec.target())
+    assert 0.0 <= offset <= delta / 2 + 1e-12
+    if family_ref(0.0, variant, margin)[0] <= np.cos(delta):  # even at Wᵢ the margin is not met: no room on the arc
+        assert offset == 0.0
+    else:
+        assert family_ref(offset, variant, margin)[0] == pytest.approx(np.cos(delta - offset), abs=1e-9)
+    if variant == "arcface":  # cos(θ + M) = cos(Δ − θ): θ = (Δ − M) / 2
+        assert offset == pytest.approx(max(delta - margin, 0.0) / 2, abs=1e-9)
+
+
+def test_normface_draws_bisectors_and_the_margined_family_a_wedge():
+    w = directions([0, 60, 150, 250])
+    bisectors = angular_boundaries(w, target=BoundarySpec("normface").target())
+    assert all(b.margin == 0 and b.offset == pytest.approx(b.width / 2) for b in bisectors)
+    cos = angular_boundaries(w, target=BoundarySpec("cosface", margin=0.35).target())
+    assert all(0 < b.margin < b.width for b in cos)
+    tight = angular_boundaries(directions([0, 20, 40]), target=BoundarySpec("cosface", margin=0.35).target())
+    narrow = [b for b in tight if b.width < np.radians(30)]  # 20° arcs: 1 − 0.35 < cos 20°, no point meets the margin
+    assert narrow and all(b.offset == 0.0 and b.margin == pytest.approx(b.width) for b in narrow)
+
+
+def test_a_margined_spec_needs_its_margin_and_only_it_has_one():
+    with pytest.raises(ValueError, match="margin is given for cosface, arcface, sphereface_r and only for them"):
+        BoundarySpec("cosface")
+    with pytest.raises(ValueError, match="only for them"):
+        BoundarySpec("angular", m=4, margin=0.3)
+    with pytest.raises(ValueError, match="margin of 'sphereface_r' must be finite and >= 1"):
+        BoundarySpec("sphereface_r", margin=0.5)
+    assert as_spec(dict(variant="arcface", margin=0.5)).target()(np.array([0.0]))[0] == pytest.approx(np.cos(0.5))
