@@ -23,7 +23,7 @@ import keras
 from sphereface_tf.face.data import FaceDataError, num_classes, training_input
 from sphereface_tf.face.spherenet import UNITS, spherenet
 from sphereface_tf.head import LambdaLogger, attach_head
-from sphereface_tf.layers import VARIANTS, RandomShift, SoftmaxHead
+from sphereface_tf.layers import SCALED_VARIANTS, VARIANTS, RandomShift, SoftmaxHead
 from sphereface_tf.training.callbacks import (
     CheckpointOnInterrupt,
     EpochTimer,
@@ -54,14 +54,34 @@ def _margin_needs_angular(settings):
     return None
 
 
+def _scale_and_margin_need_a_scaled_variant(settings):
+    variant = settings["variant"]
+    if variant not in SCALED_VARIANTS and (settings.get("logit_scale") or settings.get("margin")):
+        return (f"--logit-scale and --margin set {', '.join(SCALED_VARIANTS)}; the {variant} softmax has neither "
+                f"(A-Softmax's margin is --m)")
+    if variant == "normface" and settings.get("margin"):
+        return "--margin: normface has no margin (cosface, arcface and sphereface_r do)"
+    if variant == "cosface" and settings.get("margin", 0) >= 1 or variant == "arcface" and settings.get("margin", 0) >= 1.5:
+        return f"--margin {settings['margin']:g} is too wide for {variant} (cosface: below 1; arcface: below π/2 radians)"
+    if variant == "sphereface_r" and 0 < settings.get("margin", 0) < 1:
+        return f"--margin {settings['margin']:g}: sphereface_r's multiplicative m must be >= 1"
+    return None
+
+
 SCHEMA = Schema(
     Option("data", "data/casia-webface-tfrecords", "prepared faces: a folder written by face/prepare.py (TFRecords or a decoded cache)"),
     Option("out", "runs/sphereface20-casia", "run folder: checkpoints, logs, model.keras, embedding.keras"),
     Option("depth", 20, "SphereNet depth (the paper's Table 2)", choices=tuple(sorted(UNITS))),
     Option("embedding_dim", 512, "size of the FC1 embedding", minimum=1),
+    Option("batch_norm", False, "OpenSphere's SFNet-BN form of SphereNet: batch norm after every convolution and FC1, "
+           "ReLU (false: the paper's SphereNet, PReLU and no normalisation)"),
     Option("dropout", 0.0, "dropout rate on the features that feed FC1, training only (0: the paper's SphereNet; "
            "a regulariser for small training sets)", minimum=0, maximum=0.95),
-    Option("variant", "angular", "softmax variant", choices=VARIANTS),
+    Option("variant", "angular", "softmax variant: the paper's original, modified, angular (A-Softmax), or normface, "
+           "cosface, arcface, sphereface_r (normalised features, logits s cos θ)", choices=VARIANTS),
+    Option("logit_scale", 0.0, "s of normface, cosface, arcface, sphereface_r (0: the paper's: 30, 64, 64, 30)", minimum=0),
+    Option("margin", 0.0, "M of cosface / arcface (radians), the real multiplicative m of sphereface_r "
+           "(0: the paper's: 0.35, 0.5, 1.5)", minimum=0),
     Option("m", 4, "angular margin of A-Softmax (angular only; m = 1 is the modified softmax)", minimum=1),
     Option("lambda_base", 1000.0, "λ annealing: λ_t = max(λ_min, λ_base (1 + γ t)^-power)", minimum=0),
     Option("lambda_gamma", 0.12, "λ annealing γ", minimum=0),
@@ -94,7 +114,7 @@ SCHEMA = Schema(
     Option("seed", 0, "random seed: initialisation, data order, augmentation", minimum=0),
     Option("deterministic", False, "fixed data order (slower TFRecord input); a resumed run then sees exactly the batches "
            "of an uninterrupted one"),
-    checks=(_steps_fit_checkpoints, _margin_needs_angular),
+    checks=(_steps_fit_checkpoints, _margin_needs_angular, _scale_and_margin_need_a_scaled_variant),
 )
 
 
@@ -108,6 +128,9 @@ def precision_and_xla(settings):
 
 def head_arguments(settings):
     """`SoftmaxHead` keyword arguments of the settings' variant."""
+    if settings["variant"] in SCALED_VARIANTS:
+        return dict(scale=settings.get("logit_scale") or None,
+                    margin=None if settings["variant"] == "normface" else settings.get("margin") or None)
     if settings["variant"] != "angular":
         return {}
     return dict(m=settings["m"], lambda_base=settings["lambda_base"], lambda_gamma=settings["lambda_gamma"],
@@ -121,7 +144,8 @@ def build_face_model(settings, classes):
     with `shift` > 0 it first moves each training face by up to `shift` pixels, and with
     `scale` > 0 rescales it by up to ± scale (`RandomShift`, training only, XLA-compatible).
     """
-    backbone = spherenet(settings["depth"], settings["embedding_dim"], dropout=settings.get("dropout", 0.0))
+    backbone = spherenet(settings["depth"], settings["embedding_dim"], dropout=settings.get("dropout", 0.0),
+                         batch_norm=settings.get("batch_norm", False))
     head = SoftmaxHead(classes, variant=settings["variant"], name="softmax_head", **head_arguments(settings))
     augment = None
     if settings.get("shift") or settings.get("scale"):

@@ -72,3 +72,34 @@ def test_dropout_before_fc1_acts_in_training_only():
 def test_bad_dropout():
     with pytest.raises(ValueError, match=r"`dropout` must be a rate in \[0, 1\)"):
         spherenet(4, dropout=1.0)
+
+
+@pytest.mark.parametrize("depth", [4, 20])
+def test_the_batch_norm_form_is_opensphere_sfnet(depth):
+    import keras
+
+    model = spherenet(depth, 64, input_shape=(56, 48, 3), batch_norm=True)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert model.name == f"sfnet{depth}_bn" and len(convs) == conv_layer_count(spherenet(depth)) == depth
+    assert len(norms) == depth + 1 and norms[-1].name == "fc1_bn"  # one per conv, one after FC1
+    assert not any(layer.use_bias for layer in convs)  # BN's shift replaces the bias
+    assert not any(isinstance(layer, keras.layers.PReLU) for layer in model.layers)
+    assert sum(isinstance(layer, keras.layers.ReLU) for layer in model.layers) == depth
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == sum(UNITS[depth])
+    gamma = keras.ops.convert_to_numpy(norms[-1].gamma)
+    assert gamma.shape == (64,) and (gamma == 0.1).all()  # OpenSphere starts FC1's BN scale at 0.1
+    assert model.output.shape == (None, 64)
+
+
+def test_the_batch_norm_form_uses_batch_statistics_in_training_only():
+    import keras
+    import numpy as np
+
+    model = spherenet(4, 8, input_shape=(32, 32, 3), batch_norm=True)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    train = keras.ops.convert_to_numpy(model(x, training=True))
+    infer = keras.ops.convert_to_numpy(model(x, training=False))
+    assert np.isfinite(train).all() and not np.allclose(train, infer)
+    # in training FC1's BN normalises over the batch: each feature's batch mean is its (zero) offset
+    np.testing.assert_allclose(train.mean(0), 0.0, atol=1e-5)

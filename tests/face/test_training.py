@@ -317,3 +317,43 @@ def test_tensorflow_mirrored_two_cpus_first_step_loss_equals_one_device(data):
     result = json.loads(_run(["-c", code]).stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and len(result["losses"]) == 2 and np.isfinite(result["losses"]).all()
     assert result["losses"][1] == pytest.approx(result["losses"][0], rel=1e-5)
+
+
+# ----------------------------------------------------------------- the family of losses and the BN backbone
+@pytest.mark.parametrize("variant, scale, margin, want", [
+    ("cosface", 0.0, 0.0, (64.0, 0.35)), ("arcface", 32.0, 0.4, (32.0, 0.4)), ("normface", 0.0, 0.0, (30.0, None)),
+    ("sphereface_r", 0.0, 2.0, (30.0, 2.0))])
+def test_the_schema_builds_each_scaled_head_with_its_scale_and_margin(variant, scale, margin, want):
+    from sphereface_tf.face.training import SCHEMA, build_face_model
+
+    settings = SCHEMA.validate(dict(SCHEMA.defaults(), depth=4, variant=variant, logit_scale=scale, margin=margin,
+                                    batch_norm=True))
+    _, backbone, head = build_face_model(settings, 5)
+    assert (head.variant, head.scale, head.margin) == (variant, *want)
+    assert backbone.name == "sfnet4_bn"
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(variant="angular", margin=0.3), "the angular softmax has neither (A-Softmax's margin is --m)"),
+    (dict(variant="modified", logit_scale=30.0), "the modified softmax has neither"),
+    (dict(variant="normface", margin=0.3), "normface has no margin"),
+    (dict(variant="cosface", margin=1.0), "too wide for cosface"),
+    (dict(variant="sphereface_r", margin=0.5), "multiplicative m must be >= 1"),
+])
+def test_scale_and_margin_belong_to_the_scaled_variants(change, words):
+    from sphereface_tf.face.training import SCHEMA
+    from sphereface_tf.util.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        SCHEMA.validate(dict(SCHEMA.defaults(), **change))
+    assert words in str(error.value)
+
+
+def test_arcface_on_the_bn_backbone_trains_a_few_steps_finite(data, tmp_path):
+    final = _train_here(data["cache"], tmp_path, steps=6, checkpoint_every=3, variant="arcface", logit_scale=16.0,
+                        margin=0.3, batch_norm=True, deterministic=False)
+    config = _json(tmp_path / "config.json")
+    assert final["steps"] == 6 and config["variant"] == "arcface" and config["batch_norm"] is True and config["margin"] == 0.3
+    with open(tmp_path / "log.csv") as handle:
+        losses = [float(row["loss"]) for row in csv.DictReader(handle)]
+    assert len(losses) == 2 and np.isfinite(losses).all()
