@@ -6,7 +6,8 @@
 1. Runs `sphereface-hypersphere --images DIR --margins 1 4` with every other default (a fresh
    process, timed), recomputes every angle of table.json from features/*.npz by a plain loop over
    pairs, and expects A-Softmax m = 4 to tighten the training identities against m = 1 (a smaller
-   largest intra-class angle) and the two margins to finish within 7.5 minutes.
+   mean intra-class angle; the largest is printed too, but one face decides it) and the two margins
+   to finish within 7.5 minutes.
 2. Runs the MNIST demo for 3 epochs (a fresh process, timed) and expects animation.gif with
    >= 3 frames and an animation.html that loads no script from the network.
 Prints the figures; exits 1 when a check fails.
@@ -67,8 +68,10 @@ def main():
     m1, m4 = (next(r for r in table if r["m"] == m) for m in (1, 4))
     print(f"training faces, largest intra-class angle: m=1 {m1['train_max_intra_deg']:.1f}°, m=4 {m4['train_max_intra_deg']:.1f}°; "
           f"mean intra-class: m=1 {m1['train_mean_intra_deg']:.1f}°, m=4 {m4['train_mean_intra_deg']:.1f}°")
-    if not m4["train_max_intra_deg"] < m1["train_max_intra_deg"]:
-        failures.append("m = 4 does not tighten the training identities against m = 1")
+    # tighter = a smaller mean angle between two faces of one identity. The largest such angle is printed too, but it is
+    # one face's (docs/hypersphere.md: over seeds it moves by more than between margins), so it decides nothing here.
+    if not m4["train_mean_intra_deg"] < m1["train_mean_intra_deg"]:
+        failures.append("m = 4 does not tighten the training identities against m = 1 (mean intra-class angle)")
     print(f"sphereface-hypersphere, two margins: {seconds:.0f} s (limit 450 s)")
     if seconds > 450:
         failures.append(f"two margins took {seconds:.0f} s > 450 s")

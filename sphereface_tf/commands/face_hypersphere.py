@@ -18,7 +18,7 @@ trains one small SphereNet with 3-D features per variant, margin and seed, and w
   projector/<run>/          TensorBoard projector with the faces as sprites (tensorboard --logdir OUT/projector)
 
 The defaults (SphereNet-4 on 56×48 faces, 30 epochs of batch 64) train m = 1…4 on LFW's six identities with
-the most images in about N minutes on a 2-core CPU (docs/hypersphere.md).
+the most images in about 11 minutes on a 2-core CPU (150 s a margin; docs/hypersphere.md).
 """
 
 import argparse
@@ -58,7 +58,7 @@ def seed(text):
 
 
 def parse_args(argv=None):
-    doc = __doc__.replace("about N minutes", "about 13 minutes")
+    doc = __doc__
     parser = argparse.ArgumentParser(prog=cli.program("sphereface-hypersphere", "face/hypersphere.py"), description=doc.split("\n\n")[0],
                                      epilog="\n\n".join(doc.split("\n\n")[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", required=True, help="identity-folder tree (root/<identity>/<image>)")
