@@ -377,8 +377,11 @@ def animation_subset(labels, per_identity=ANIMATION_PER_IDENTITY, seed=SPLIT_SEE
     return np.sort(np.concatenate(chosen))
 
 
+FAMILY_LABELS = {"normface": "NormFace", "cosface": "CosFace", "arcface": "ArcFace", "sphereface_r": "SphereFace-R"}
+
+
 def run_label(variant, m):
-    return f"A-Softmax m = {m}" if variant == "angular" else f"{variant} softmax"
+    return f"A-Softmax m = {m}" if variant == "angular" else FAMILY_LABELS.get(variant, f"{variant} softmax")
 
 
 def write_table(out, table, settings):
