@@ -27,7 +27,6 @@ import io
 import json
 import math
 import os
-import sys
 import time
 
 import keras

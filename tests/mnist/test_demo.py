@@ -137,7 +137,8 @@ def test_default_data_same_seed_same_result_and_runs_are_never_overwritten(tmp_p
     assert a["history"]["loss"] == b["history"]["loss"] and a["history"]["test_loss"] == b["history"]["test_loss"]
     assert a["test_accuracy"] == b["test_accuracy"] and a["angles"] == b["angles"]
     # a 2-D run: the plane-and-circle picture with the A-Softmax boundaries at training's final λ, no sphere
-    assert a["boundaries"] == dict(variant="angular", m=4, lam=a["final_lambda"], bias=None, lam_note="training's final λ")
+    assert a["boundaries"] == dict(variant="angular", m=4, lam=a["final_lambda"], bias=None, lam_note="training's final λ",
+                                  margin=None)
     check_png(os.path.join(tmp_path, runs[0], "angular", "features.png"))
     assert not os.path.exists(os.path.join(tmp_path, runs[0], "angular", "sphere.html"))
     run_demo(*args, "--no-animation")

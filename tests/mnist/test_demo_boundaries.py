@@ -21,7 +21,7 @@ def test_boundary_record_per_variant():
     record = boundary_record(original)
     assert record["variant"] == "original" and record["m"] == 1 and record["lam"] == 0.0
     np.testing.assert_allclose(record["bias"], np.asarray(original.bias), rtol=0, atol=0)  # the head's bias
-    assert boundary_record(_built("modified")) == dict(variant="modified", m=1, lam=0.0, bias=None, lam_note=None)
+    assert boundary_record(_built("modified")) == dict(variant="modified", m=1, lam=0.0, bias=None, lam_note=None, margin=None)
     angular = _built("angular", m=3, **lambda_schedule(100, 5.0, 0.5))
     angular.iterations.assign(100)  # as after a 100-step run: λ has reached its floor
     record = boundary_record(angular)
@@ -29,3 +29,11 @@ def test_boundary_record_per_variant():
     assert record["lam"] == pytest.approx(angular.current_lambda()) == pytest.approx(5.0)
     for head in (original, angular):  # JSON for metrics.json, and what the plots accept
         assert as_spec(json.loads(json.dumps(boundary_record(head)))).variant == head.variant
+
+
+@pytest.mark.parametrize("variant, margin", [("normface", None), ("cosface", 0.35), ("arcface", 0.5), ("sphereface_r", 1.5)])
+def test_a_scaled_variants_record_carries_its_margin_and_draws(variant, margin):
+    record = boundary_record(_built(variant))
+    assert record == dict(variant=variant, m=1, lam=0.0, bias=None, lam_note=None, margin=margin)
+    spec = as_spec(json.loads(json.dumps(record)))
+    assert spec.margin == margin and (spec.target() is None) == (variant == "normface")

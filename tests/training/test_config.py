@@ -74,7 +74,7 @@ def test_face_training_schema_is_the_one_source():
     """Every key of the shipped configs is declared once, with a help text, and its default passes its own check."""
     for option in SCHEMA:
         assert option.help and option.convert(option.default) == option.default, option.name
-    assert SCHEMA["variant"].choices == ("original", "modified", "angular")
+    assert SCHEMA["variant"].choices == ("original", "modified", "angular", "normface", "cosface", "arcface", "sphereface_r")
     assert SCHEMA["depth"].choices == (4, 10, 20, 36, 64)
     parser = argparse.ArgumentParser()
     SCHEMA.add_arguments(parser)
