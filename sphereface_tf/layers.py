@@ -22,6 +22,7 @@ VARIANTS = PAPER_VARIANTS + SCALED_VARIANTS
 # M = 0.5; SphereFace-R (OpenSphere's SphereFaceR_H, magnitude v0) s = 30, multiplicative m = 1.5
 DEFAULT_SCALE = {"normface": 30.0, "cosface": 64.0, "arcface": 64.0, "sphereface_r": 30.0}
 DEFAULT_MARGIN = {"cosface": 0.35, "arcface": 0.5, "sphereface_r": 1.5}
+FAMILY_NAMES = {"normface": "NormFace", "cosface": "CosFace", "arcface": "ArcFace", "sphereface_r": "SphereFace-R"}
 _HALF_DTYPES = ("float16", "bfloat16")
 # Squared-norm floor: norms below 1e-6 are treated as 1e-6 when dividing, as in
 # tf.math.l2_normalize, so zero features and zero weight columns stay finite.

@@ -39,7 +39,7 @@ from sphereface_tf.face.data import FaceDataError, fit_face, read_rgb, scan_iden
 from sphereface_tf.face.projection import thumbnails
 from sphereface_tf.face.spherenet import UNITS, spherenet
 from sphereface_tf.head import attach_head
-from sphereface_tf.layers import VARIANTS, RandomShift, SoftmaxHead
+from sphereface_tf.layers import FAMILY_NAMES, VARIANTS, RandomShift, SoftmaxHead
 from sphereface_tf.training.callbacks import FeatureSnapshots, StopOnNonFinite
 from sphereface_tf.util.errors import InputError, check_output_dir
 from sphereface_tf.util.files import RunLock, atomic_write, save_figure, write_json
@@ -376,11 +376,8 @@ def animation_subset(labels, per_identity=ANIMATION_PER_IDENTITY, seed=SPLIT_SEE
     return np.sort(np.concatenate(chosen))
 
 
-FAMILY_LABELS = {"normface": "NormFace", "cosface": "CosFace", "arcface": "ArcFace", "sphereface_r": "SphereFace-R"}
-
-
 def run_label(variant, m):
-    return f"A-Softmax m = {m}" if variant == "angular" else FAMILY_LABELS.get(variant, f"{variant} softmax")
+    return f"A-Softmax m = {m}" if variant == "angular" else FAMILY_NAMES.get(variant, f"{variant} softmax")
 
 
 def write_table(out, table, settings):

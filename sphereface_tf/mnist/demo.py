@@ -23,7 +23,7 @@ import numpy as np
 
 from sphereface_tf._version import __version__
 from sphereface_tf.head import LambdaLogger, attach_head
-from sphereface_tf.layers import PAPER_VARIANTS, SCALED_VARIANTS, VARIANTS, SoftmaxHead
+from sphereface_tf.layers import FAMILY_NAMES, PAPER_VARIANTS, SCALED_VARIANTS, VARIANTS, SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
 from sphereface_tf.training.callbacks import EpochTimer, FeatureSnapshots, StopOnNonFinite
@@ -41,12 +41,11 @@ from sphereface_tf.viz.stats import angle_statistics
 # each on the same seed and data
 FAMILY = ("angular", "normface", "cosface", "arcface", "sphereface_r")
 LOSSES = (*VARIANTS, "all", "family")
-TITLES = {"normface": "NormFace", "cosface": "CosFace", "arcface": "ArcFace", "sphereface_r": "SphereFace-R"}
 
 
 def variant_title(variant):
     """How figures name a variant: "angular softmax", …, "CosFace"."""
-    return TITLES.get(variant, f"{variant} softmax")
+    return FAMILY_NAMES.get(variant, f"{variant} softmax")
 
 
 @dataclasses.dataclass(frozen=True)

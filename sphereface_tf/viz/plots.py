@@ -147,11 +147,9 @@ def _draw_boundaries(raw_ax, circle_ax, weights, spec, extent):
         for b in original_boundaries(weights, spec.bias, (-extent, extent, -extent, extent)):
             raw_ax.plot(*np.stack([b.start, b.end]).T, gid=f"boundary {b.i}-{b.j} line", **line)
         return
-    m = spec.m if spec.variant == "angular" else 1
-    lam = spec.lam if spec.variant == "angular" else 0.0
     reach = extent * 1.5  # rays leave the square plane panel
     inner = 0.3  # on the circle, rays start off the centre, where all weight lines meet
-    for b in angular_boundaries(weights, m, lam, target=spec.target() if spec.variant != "angular" else None):
+    for b in angular_boundaries(weights, target=spec.target()):  # None: the bisectors
         rays = [("bisector", b.angle_i, b.real_i and b.real_j)] if b.margin == 0 else [
             ("i", b.angle_i, b.real_i), ("j", b.angle_j, b.real_j)]
         for side, angle, real in rays:
