@@ -8,11 +8,13 @@ with its settings (`sphereface_tf.face.training.build_face_model` / `compile_fac
 
     python bench/bench_torch.py                       # training step, batch 32, C = 1,000 and 10,575
     python bench/bench_torch.py --train               # + face/train.py end to end (28-step run − 8-step run)
-    python bench/bench_torch.py --classes 1000 --backends tensorflow,jax
+    KERAS_BACKEND=jax python bench/bench_torch.py --classes 1000   # ours on JAX
 
 Both sides train on the same random batches (float32); each figure is the median of
 --repeats timed runs of --steps steps after a warm-up, torch and ours alternating, so a
-change in the machine's load shows in both. Needs `pip install -e ".[bench]"` (torch).
+change in the machine's load shows in both. Ours is clocked from the end of its first step to
+the end of its last (scaled to --steps), so fit's start-up and end are not counted.
+Needs `pip install -e ".[bench]"` (torch).
 """
 
 import argparse
@@ -95,7 +97,7 @@ def torch_sphere20(classes):
     return Sphere20(classes), AngleLoss()
 
 
-def time_torch(classes, batch, steps, batches):
+def time_torch(classes, steps, batches):
     """A callable that runs `steps` training steps of the port and returns the seconds they took."""
     import torch
 
@@ -132,25 +134,37 @@ def time_ours(classes, batch, steps, batches, xla="false"):
     keras.utils.set_random_seed(0)
     model, _, _ = build_face_model(settings, classes)
     compile_face_model(model, settings, xla=use_xla)
-    x = np.concatenate([b[0] for b in batches] * math.ceil(steps / len(batches)))[: steps * batch]
-    y = np.concatenate([b[1] for b in batches] * math.ceil(steps / len(batches)))[: steps * batch]
+    repeated = batches * math.ceil(steps / len(batches))
+    x, y = (np.concatenate([b[i] for b in repeated])[: steps * batch] for i in (0, 1))
+
+    class StepClock(keras.callbacks.Callback):
+        # from the end of the first step to the end of the last: fit's start-up and its end stay out (on TensorFlow
+        # the end of a fit stalls for seconds at random, deleting a tensor handle, which would halve a short run's rate)
+        def on_train_batch_end(self, step, logs=None):
+            assert math.isfinite(float(logs["loss"]))  # waits for the step, so the clock reads finished work
+            self.times.append(time.perf_counter())
 
     def run():
-        start = time.perf_counter()
-        history = model.fit([x, y], y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-        assert math.isfinite(history.history["loss"][-1])
-        return time.perf_counter() - start
+        clock = StepClock()
+        clock.times = []
+        model.fit([x, y], y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+        return (clock.times[-1] - clock.times[0]) * steps / (steps - 1)
 
     return run
 
 
-def step_rates(classes, batch, steps, repeats, ours_label):
+def random_batches(classes, batch, seed, count=4):
+    """`count` (images in 0–255 NHWC, labels) batches."""
     import numpy as np
 
-    rng = np.random.default_rng(0)
-    batches = [(rng.integers(0, 256, (batch, 112, 96, 3)).astype("float32"), rng.integers(0, classes, batch).astype("int32"))
-               for _ in range(4)]
-    runners = {"torch": time_torch(classes, batch, steps, batches), ours_label: time_ours(classes, batch, steps, batches)}
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, 256, (batch, 112, 96, 3)).astype("float32"), rng.integers(0, classes, batch).astype("int32"))
+            for _ in range(count)]
+
+
+def step_rates(classes, batch, steps, repeats, ours_label):
+    batches = random_batches(classes, batch, seed=0)
+    runners = {"torch": time_torch(classes, steps, batches), ours_label: time_ours(classes, batch, steps, batches)}
     times = {name: [] for name in runners}
     for rep in range(repeats + 1):  # the first round warms up (tracing, allocation)
         for name, run in runners.items():
@@ -177,22 +191,20 @@ def train_seconds(cache, steps, out, batch, extra=()):
     command = [sys.executable, os.path.join(ROOT, "face", "train.py"), "--data", cache, "--out", out,
                "--batch-size", str(batch), "--steps", str(steps), "--checkpoint-every", str(steps), *extra]
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "tensorflow")))
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
 def torch_train_rate(classes, batch, steps=20):
-    import numpy as np
-
-    rng = np.random.default_rng(1)
-    batches = [(rng.integers(0, 256, (batch, 112, 96, 3)).astype("float32"), rng.integers(0, classes, batch).astype("int32"))
-               for _ in range(4)]
-    run = time_torch(classes, batch, steps, batches)
+    run = time_torch(classes, steps, random_batches(classes, batch, seed=1))
     run()
     return batch * steps / run()
 
 
-def end_to_end(classes, batch, long=28, short=8):
+LONG, SHORT = 28, 8  # face/train.py runs whose difference is timed (start-up, saving and the first steps cancel)
+
+
+def end_to_end(classes, batch, long=LONG, short=SHORT):
     """Images/s of face/train.py (its defaults but batch): (long − short) steps over the time difference."""
     with tempfile.TemporaryDirectory() as tmp:
         cache = make_cache(tmp, classes)
@@ -210,12 +222,14 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--classes", default="1000,10575", help="comma-separated class counts")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=6, help="steps per timed run")
+    parser.add_argument("--steps", type=int, default=6, help="steps per timed run (at least 2)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (median), after one warm-up")
     parser.add_argument("--train", action="store_true", help="also time face/train.py end to end (28 − 8 steps)")
     parser.add_argument("--expect", type=float, help="exit 1 unless every ours / torch ratio is at least this")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
+    if args.steps < 2:
+        parser.error(f"--steps {args.steps}: ours is timed from the end of its first step, so it needs at least 2")
 
     import keras
     import torch
@@ -237,7 +251,7 @@ def main(argv=None):
             ratios.append(ratio)
             figures[f"train_{classes}"] = dict(e, ratio=ratio)
             print(f"face/train.py,  C = {classes:>6,}: torch {e['torch_before']:.2f} before / {e['torch_after']:.2f} after, "
-                  f"ours {e['ours']:.2f} images/s (28 − 8 steps: {e['seconds'][28]:.1f} − {e['seconds'][8]:.1f} s)  → {ratio:.2f}×",
+                  f"ours {e['ours']:.2f} images/s ({LONG} − {SHORT} steps: {e['seconds'][LONG]:.1f} − {e['seconds'][SHORT]:.1f} s)  → {ratio:.2f}×",
                   flush=True)
     if args.json:
         with open(args.json, "w") as f:

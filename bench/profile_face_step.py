@@ -63,10 +63,10 @@ def main(argv=None):
                 if ":" not in name:
                     continue
                 path, op = name.rsplit(":", 1)
+                if op == "Process":  # the executor's span around the ops, not an op
+                    continue
                 s = event.duration_ps / 1e12 / args.steps
                 part = "gradient" if "gradient_tape" in path else "optimizer" if "/sgd/" in path else "forward"
-                if op == "Process":
-                    continue
                 by_part[part] += s
                 by_op[op] += s
                 kind = re.search(r"/(conv|prelu|res|fc|softmax_head|normalize)\d*", path)
