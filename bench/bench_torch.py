@@ -162,9 +162,15 @@ def random_batches(classes, batch, seed, count=4):
             for _ in range(count)]
 
 
-def step_rates(classes, batch, steps, repeats, ours_label):
+def step_rates(classes, batch, steps, repeats, ours_label, stock=False):
     batches = random_batches(classes, batch, seed=0)
     runners = {"torch": time_torch(classes, steps, batches), ours_label: time_ours(classes, batch, steps, batches)}
+    if stock:  # ours without the CPU fast paths (sphereface_tf/face/fastpath.py), to show what they buy
+        os.environ["SPHEREFACE_FAST_PATHS"] = "0"
+        try:
+            runners["stock layers"] = time_ours(classes, batch, steps, batches)
+        finally:
+            del os.environ["SPHEREFACE_FAST_PATHS"]
     times = {name: [] for name in runners}
     for rep in range(repeats + 1):  # the first round warms up (tracing, allocation)
         for name, run in runners.items():
@@ -226,6 +232,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per side (median), after one warm-up")
     parser.add_argument("--train", action="store_true", help="also time face/train.py end to end (28 − 8 steps)")
     parser.add_argument("--expect", type=float, help="exit 1 unless every ours / torch ratio is at least this")
+    parser.add_argument("--stock", action="store_true", help="also time ours with the stock Keras layers (no fast paths)")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args(argv)
     if args.steps < 2:
@@ -239,11 +246,13 @@ def main(argv=None):
           f"({keras.config.backend()}), {os.cpu_count()} CPUs; SphereNet-20 + A-Softmax m = 4, float32, batch {args.batch}")
     figures, ratios = {}, []
     for classes in (int(c) for c in args.classes.split(",")):
-        r = step_rates(classes, args.batch, args.steps, args.repeats, ours)
+        r = step_rates(classes, args.batch, args.steps, args.repeats, ours, stock=args.stock)
         ratio = r[ours] / r["torch"]
         ratios.append(ratio)
         figures[f"step_{classes}"] = dict(r, ratio=ratio)
-        print(f"training step, C = {classes:>6,}: torch {r['torch']:6.2f} images/s, {ours} {r[ours]:6.2f}  → {ratio:.2f}×", flush=True)
+        stock = f", stock layers {r['stock layers']:6.2f} ({r['stock layers'] / r['torch']:.2f}×)" if args.stock else ""
+        print(f"training step, C = {classes:>6,}: torch {r['torch']:6.2f} images/s, {ours} {r[ours]:6.2f}  → {ratio:.2f}×{stock}",
+              flush=True)
         if args.train:
             e = end_to_end(classes, args.batch)
             torch_mean = (e["torch_before"] + e["torch_after"]) / 2

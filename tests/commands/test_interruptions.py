@@ -140,7 +140,7 @@ def test_demo(tmp_path, signal_name):
     np.savez(data, x_train=rng.integers(0, 255, (64, 28, 28), dtype=np.uint8), y_train=np.arange(64) % 10,
              x_test=rng.integers(0, 255, (30, 28, 28), dtype=np.uint8), y_test=np.arange(30) % 10)
     runs = tmp_path / "runs"
-    args = ["mnist_demo/run.py", "--data", data, "--out", runs, "--dim", "2", "--epochs", "1", "--max-steps", "2"]
+    args = ["mnist_demo/run.py", "--data", data, "--out", runs, "--dim", "2", "--epochs", "1", "--max-steps", "2", "--no-animation"]
     proc = _run(args, f"demo:{signal_name}")
     _stopped(proc, signal_name)
     folders = os.listdir(runs)

@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PY = sys.executable
 # 96 images, batch 16: 6 batches an epoch, so steps 7-9 of a resumed run lie in the second pass over the data.
 # Checkpoints every 3 steps; λ anneals fast (γ = 1) so that a wrong λ counter shows in the weights.
-COMMON = dict(depth=4, batch_size=16, learning_rate=0.01, lr_boundaries=[1000, 2000], steps=9, checkpoint_every=3,
+COMMON = dict(depth=4, embedding_dim=32, batch_size=16, learning_rate=0.01, lr_boundaries=[1000, 2000], steps=9, checkpoint_every=3,
               lambda_gamma=1.0, deterministic=True)
 
 
@@ -149,7 +149,7 @@ def test_few_steps_each_precision_no_nan_loss_decreases(data, tmp_path, precisio
     assert all(np.isfinite(v) and v > 0 for v in final["images_per_second"])
     keras.config.set_dtype_policy("float32")
     embedding = keras.models.load_model(tmp_path / "embedding.keras")
-    assert embedding.output.shape[-1] == 512
+    assert embedding.output.shape[-1] == COMMON["embedding_dim"]
     # the precision was used, not only recorded: the saved convolutions compute in it
     convs = [layer for layer in embedding.layers if isinstance(layer, keras.layers.Conv2D)]
     assert convs and {layer.dtype_policy.name for layer in convs} == {precision}

