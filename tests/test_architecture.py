@@ -15,7 +15,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "sphereface_tf"
 
-CORE = {"sphereface_tf._version", "sphereface_tf._compat", "sphereface_tf.margin", "sphereface_tf.precise", "sphereface_tf.angles", "sphereface_tf.layers", "sphereface_tf.head"}
+CORE = {"sphereface_tf._version", "sphereface_tf._compat", "sphereface_tf.margin", "sphereface_tf.precise", "sphereface_tf.angles", "sphereface_tf.layers", "sphereface_tf.head", "sphereface_tf.fastpath"}
 # the old flat module names: no files, answered by sphereface_tf._compat's import hook (nothing may import them)
 COMPAT = {f"sphereface_tf.{name}" for name in (
     "align", "callbacks", "cli", "datasets", "distribute", "embed", "errors", "export", "io", "models", "plotting",

@@ -20,7 +20,7 @@ a BatchNorm1d whose scale starts at 0.1; convolutions use He-normal (fan-out) we
 import keras
 from keras import layers
 
-from sphereface_tf.face import fastpath
+from sphereface_tf.fastpath import accelerate
 
 # residual units per stage: depth = 4 stride-2 convs + 2 convs per unit
 UNITS = {4: (0, 0, 0, 0), 10: (0, 1, 2, 0), 20: (1, 2, 4, 1), 36: (2, 4, 8, 2), 64: (3, 8, 16, 3)}
@@ -75,7 +75,7 @@ def spherenet(depth=20, embedding_dim=512, input_shape=INPUT_SHAPE, normalize=Tr
         x = layers.Dropout(float(dropout), name="dropout")(x)
     x = layers.Dense(embedding_dim, kernel_initializer="glorot_uniform", bias_initializer="zeros", name="fc1")(x)
     model = keras.Model(inputs, x, name=name or f"spherenet{depth}")
-    fastpath.accelerate(model)  # TensorFlow on a CPU: a faster backward pass, same layers (fastpath.py)
+    accelerate(model)  # TensorFlow on a CPU: a faster backward pass, same layers (fastpath.py)
     return model
 
 
@@ -103,7 +103,7 @@ def _sfnet_bn(inputs, x, depth, embedding_dim, dropout, name):
     x = layers.BatchNormalization(epsilon=1e-5, momentum=0.9, gamma_initializer=keras.initializers.Constant(0.1),
                                   name="fc1_bn")(x)
     model = keras.Model(inputs, x, name=name or f"sfnet{depth}_bn")
-    fastpath.accelerate(model)
+    accelerate(model)
     return model
 
 

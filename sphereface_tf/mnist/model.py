@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from sphereface_tf.fastpath import accelerate
+
 
 def conv_prelu(x, filters, name, kernel_size=3, strides=1):
     """3×3 convolution followed by a channel-wise PReLU (the paper's activation)."""
@@ -25,4 +27,6 @@ def mnist_cnn(embedding_dim=2, input_shape=(28, 28, 1), widths=(32, 64, 128), na
         x = layers.MaxPooling2D(2, padding="same", name=f"stage{stage}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     embedding = layers.Dense(embedding_dim, name="embedding")(x)
-    return keras.Model(inputs, embedding, name=name)
+    model = keras.Model(inputs, embedding, name=name)
+    accelerate(model)  # TensorFlow on a CPU: a faster backward pass, same layers (sphereface_tf/fastpath.py)
+    return model

@@ -11,7 +11,7 @@ import pytest
 
 import keras
 
-from sphereface_tf.face import fastpath
+from sphereface_tf import fastpath
 
 pytestmark = pytest.mark.skipif(not fastpath.available(), reason="fast paths are TensorFlow-on-CPU only")
 

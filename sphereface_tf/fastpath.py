@@ -1,4 +1,4 @@
-"""TensorFlow CPU fast paths for the two layers SphereNet is made of (3×3 convolutions and PReLU).
+"""TensorFlow CPU fast paths for the two layers SphereNet and the MNIST CNN are made of (3×3 convolutions, PReLU).
 
 Measured on a 2-core CPU (bench/profile_face_step.py, SphereNet-20, batch 32), most of a training
 step is the convolutions' backward pass, and TensorFlow's CPU kernel for a convolution's *input*
@@ -12,8 +12,8 @@ activation; `where(x < 0, αx, x)` with its gradient written out is one pass eac
 instance* (the layer's `convolution_op` / `call`), on the TensorFlow backend with no GPU only.
 The layer classes, weights and configs are unchanged: a saved model is a plain Keras model that
 loads anywhere, and values and gradients equal the stock layers' to float rounding
-(tests/face/test_fastpath.py). On a GPU, cuDNN's kernels are used as before. `spherenet()` calls
-it on every model it builds; `SPHEREFACE_FAST_PATHS=0` turns it off.
+(tests/core/test_fastpath.py). On a GPU, cuDNN's kernels are used as before. `spherenet()` and
+`mnist_cnn()` call it on every model they build; `SPHEREFACE_FAST_PATHS=0` turns it off.
 """
 
 import os
