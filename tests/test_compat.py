@@ -67,9 +67,9 @@ def test_the_table_covers_every_old_module_and_no_file_stands_at_an_old_path():
     for old in _compat.MOVED:
         path = package.joinpath(*old.split("."))
         assert not path.with_suffix(".py").exists() and not path.is_dir(), f"{old}: a file at an old path"
-    # the top level shows the core alone: the layer, the margin, exact products, angles, the head
+    # the top level shows the core alone: the layer, the margin, exact products, angles, the head, the CPU fast paths
     top = sorted(p.name for p in package.iterdir() if not p.name.startswith("__"))
-    assert top == ["_compat.py", "_version.py", "angles.py", "commands", "face", "head.py", "layers.py", "margin.py",
+    assert top == ["_compat.py", "_version.py", "angles.py", "commands", "face", "fastpath.py", "head.py", "layers.py", "margin.py",
                    "mnist", "precise.py", "training", "util", "viz"], top
 
 
