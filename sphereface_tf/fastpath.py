@@ -16,6 +16,7 @@ loads anywhere, and values and gradients equal the stock layers' to float roundi
 `mnist_cnn()` call it on every model they build; `SPHEREFACE_FAST_PATHS=0` turns it off.
 """
 
+import functools
 import os
 
 import keras
@@ -39,6 +40,7 @@ def available():
     return not _tf().config.list_logical_devices("GPU")
 
 
+@functools.cache
 def _conv3x3_same():
     tf = _tf()
 
@@ -57,7 +59,9 @@ def _conv3x3_same():
     return lambda x, kernel: conv(x, tf.convert_to_tensor(kernel))
 
 
+@functools.cache
 def _prelu(axes):
+    """The fused PReLU whose α is shared over `axes` (a tuple, the batch axis 0 first)."""
     tf = _tf()
 
     @tf.custom_gradient
@@ -66,7 +70,7 @@ def _prelu(axes):
 
         def grad(g):
             dx = tf.where(negative, alpha * g, g)
-            dalpha = tf.reduce_sum(tf.where(negative, x * g, tf.zeros_like(g)), axis=axes, keepdims=True)
+            dalpha = tf.reduce_sum(tf.where(negative, x * g, tf.zeros_like(g)), axis=list(axes), keepdims=True)
             return dx, tf.reshape(dalpha, tf.shape(alpha))
 
         return tf.where(negative, alpha * x, x), grad
@@ -95,17 +99,15 @@ def accelerate(model):
     """
     if not available():
         return 0
-    conv = None
     count = 0
     for layer in model._flatten_layers(include_self=False):
         if getattr(layer, PATCHED, False):
             continue
         if _fast_conv(layer):
-            conv = conv or _conv3x3_same()
-            layer.convolution_op = conv
+            layer.convolution_op = _conv3x3_same()
         elif _fast_prelu(layer):
             rank = len(layer.alpha.shape) + 1
-            shared = [0] + [axis for axis in range(1, rank) if layer.alpha.shape[axis - 1] == 1]
+            shared = (0,) + tuple(axis for axis in range(1, rank) if layer.alpha.shape[axis - 1] == 1)
             layer.call = _prelu_call(layer, _prelu(shared))
         else:
             continue

@@ -1,4 +1,4 @@
-"""The CPU fast paths (sphereface_tf/face/fastpath.py) compute what the stock Keras layers compute.
+"""The CPU fast paths (sphereface_tf/fastpath.py) compute what the stock Keras layers compute.
 
 Each test builds the same layer twice from one seed, installs the fast path in one, and compares
 outputs and the gradients of a random linear function of the output with respect to the input
@@ -69,7 +69,7 @@ def test_prelu_matches_stock_values_and_gradients(shared_axes):
 
 
 @pytest.mark.core
-def test_prelu_at_zero_takes_the_positive_branch_like_keras():
+def test_prelu_at_zero_gives_zero_like_keras():
     # at x = 0 both give 0; the gradient there differs (stock 0 from relu'(0) = 0, ours that of the x ≥ 0 branch),
     # a measure-zero point of a subgradient choice
     stock, fast = _pair(lambda: keras.layers.PReLU(alpha_initializer="ones"), (1, 3))
