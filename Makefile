@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) mnist_demo/run.py --loss angular --dim 3
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q tests
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m core tests

@@ -10,11 +10,17 @@ from keras import ops  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _isolate_keras_state():
-    """Every test starts from the float32 policy and a fixed seed."""
+    """Every test starts from the float32 policy, a fixed seed and TensorFlow's op determinism off (the demo turns it
+    on process-wide, and with it Keras turns XLA off: a test must not depend on which tests ran before it in its
+    process, as under pytest-xdist)."""
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(1234)
     yield
     keras.config.set_dtype_policy("float32")
+    if keras.config.backend() == "tensorflow":
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
 
 
 def backend():
