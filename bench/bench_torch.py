@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,15 +167,8 @@ def step_rates(classes, batch, steps, repeats, ours_label, stock=False):
     batches = random_batches(classes, batch, seed=0)
     runners = {"torch": time_torch(classes, steps, batches), ours_label: time_ours(classes, batch, steps, batches)}
     if stock:  # ours without the CPU fast paths (sphereface_tf/fastpath.py), to show what they buy
-        previous = os.environ.get("SPHEREFACE_FAST_PATHS")
-        os.environ["SPHEREFACE_FAST_PATHS"] = "0"
-        try:
+        with mock.patch.dict(os.environ, {"SPHEREFACE_FAST_PATHS": "0"}):  # restores the user's setting after
             runners["stock layers"] = time_ours(classes, batch, steps, batches)
-        finally:
-            if previous is None:
-                del os.environ["SPHEREFACE_FAST_PATHS"]
-            else:
-                os.environ["SPHEREFACE_FAST_PATHS"] = previous
     times = {name: [] for name in runners}
     for rep in range(repeats + 1):  # the first round warms up (tracing, allocation)
         for name, run in runners.items():
