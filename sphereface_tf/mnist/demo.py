@@ -9,6 +9,7 @@ The curves are training and test curves: the test digits are scored after every 
 (`test_loss`, `test_accuracy` in metrics.json); nothing is chosen on them.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -257,10 +258,31 @@ def run_demo(args):
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
 
-    if keras.config.backend() == "tensorflow":
-        import tensorflow as tf  # deferred: TensorFlow is optional (JAX backend)
+    with _op_determinism():
+        return _run(args, data)
 
-        tf.config.experimental.enable_op_determinism()
+
+@contextlib.contextmanager
+def _op_determinism():
+    """TensorFlow's op determinism on for the run (same seed, same result), and back to what it was after it: left
+    on, it would make Keras silently drop a caller's later `jit_compile=True` (it turns XLA off under determinism)."""
+    if keras.config.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf  # deferred: TensorFlow is optional (JAX backend)
+    from tensorflow.python.framework import config as tf_config  # TF 2.21's public API has no disable
+
+    was_on = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was_on:
+            tf_config.disable_op_determinism()
+
+
+def _run(args, data):
+    """run_demo's work once the data is loaded (under op determinism on TensorFlow)."""
     small = len(data.y_train) < 10000
     epochs = args.epochs or (30 if small else 8)
     augment_pixels = args.augment if args.augment is not None else (2 if small else 0)

@@ -157,3 +157,35 @@ def test_help_explains_options(capsys):
     for option in ("--loss", "--dim", "--m", "--epochs", "--batch-size", "--dataset", "--data", "--out", "--seed", "--show", "--augment"):
         assert option in help_text
     assert "λ" in help_text
+
+
+def test_run_demo_leaves_op_determinism_as_it_found_it(tmp_path):
+    """The demo turns TensorFlow's op determinism on for its run only: left on, Keras would silently drop a caller's
+    later `jit_compile=True`."""
+    if __import__("keras").config.backend() != "tensorflow":
+        pytest.skip("op determinism is TensorFlow's")
+    import keras
+    from tensorflow.python.framework import config as tf_config
+
+    from sphereface_tf.mnist import demo
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 255, (32, 28, 28), dtype=np.uint8), y_train=np.arange(32) % 10,
+             x_test=rng.integers(0, 255, (10, 28, 28), dtype=np.uint8), y_test=np.arange(10) % 10)
+    seen = []
+    real_run = demo._run
+    demo_run = lambda args, data: (seen.append(tf_config.is_op_determinism_enabled()), real_run(args, data))[1]  # noqa: E731
+    tf_config.disable_op_determinism()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "_run", demo_run)
+        demo.run_demo(demo.DemoSettings(loss="original", dim=2, epochs=1, max_steps=1, data=str(tmp_path / "d.npz"),
+                                        out=str(tmp_path / "runs"), animation=False))
+    assert seen == [True]  # on during the run (same seed, same result: test_default_data_same_seed_…)
+    assert not tf_config.is_op_determinism_enabled()  # off again after it
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(loss="mse", jit_compile=True)
+    assert model.jit_compile  # Keras keeps XLA (it turns it off, silently, under determinism)
+    tf_config.enable_op_determinism()  # a caller who had it on keeps it on
+    with demo._op_determinism():
+        assert tf_config.is_op_determinism_enabled()
+    assert tf_config.is_op_determinism_enabled()
