@@ -159,12 +159,13 @@ def test_help_explains_options(capsys):
     assert "λ" in help_text
 
 
-def test_run_demo_leaves_op_determinism_as_it_found_it(tmp_path):
+def test_run_demo_leaves_op_determinism_as_it_found_it(tmp_path, monkeypatch):
     """The demo turns TensorFlow's op determinism on for its run only: left on, Keras would silently drop a caller's
     later `jit_compile=True`."""
-    if __import__("keras").config.backend() != "tensorflow":
-        pytest.skip("op determinism is TensorFlow's")
     import keras
+
+    if keras.config.backend() != "tensorflow":
+        pytest.skip("op determinism is TensorFlow's")
     from tensorflow.python.framework import config as tf_config
 
     from sphereface_tf.mnist import demo
@@ -172,14 +173,16 @@ def test_run_demo_leaves_op_determinism_as_it_found_it(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x_train=rng.integers(0, 255, (32, 28, 28), dtype=np.uint8), y_train=np.arange(32) % 10,
              x_test=rng.integers(0, 255, (10, 28, 28), dtype=np.uint8), y_test=np.arange(10) % 10)
-    seen = []
-    real_run = demo._run
-    demo_run = lambda args, data: (seen.append(tf_config.is_op_determinism_enabled()), real_run(args, data))[1]  # noqa: E731
+    seen, real_run = [], demo._run
+
+    def recording_run(args, data):
+        seen.append(tf_config.is_op_determinism_enabled())
+        return real_run(args, data)
+
+    monkeypatch.setattr(demo, "_run", recording_run)
     tf_config.disable_op_determinism()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo, "_run", demo_run)
-        demo.run_demo(demo.DemoSettings(loss="original", dim=2, epochs=1, max_steps=1, data=str(tmp_path / "d.npz"),
-                                        out=str(tmp_path / "runs"), animation=False))
+    demo.run_demo(demo.DemoSettings(loss="original", dim=2, epochs=1, max_steps=1, data=str(tmp_path / "d.npz"),
+                                    out=str(tmp_path / "runs"), animation=False))
     assert seen == [True]  # on during the run (same seed, same result: test_default_data_same_seed_…)
     assert not tf_config.is_op_determinism_enabled()  # off again after it
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
