@@ -27,6 +27,7 @@ from sphereface_tf.head import LambdaLogger, attach_head
 from sphereface_tf.layers import FAMILY_NAMES, PAPER_VARIANTS, SCALED_VARIANTS, VARIANTS, SoftmaxHead
 from sphereface_tf.mnist.data import load_digits
 from sphereface_tf.mnist.model import mnist_cnn
+from sphereface_tf.training.batches import shuffled_batches
 from sphereface_tf.training.callbacks import EpochTimer, FeatureSnapshots, StopOnNonFinite
 from sphereface_tf.util.errors import ConfigError, check_output_dir
 from sphereface_tf.util.faults import fault_point
@@ -171,10 +172,10 @@ def train_variant(variant, data, args, run_dir, steps_per_epoch, epochs, augment
     subset = animation_subset(data.y_test)
     snapshots = FeatureSnapshots(backbone, x_test[subset], head=head) if animate else None
     history = train_model.fit(
-        [x_train, data.y_train], data.y_train,
+        **shuffled_batches([x_train, data.y_train], data.y_train, args.batch_size, args.seed),
         validation_data=([x_test, data.y_test], data.y_test),
-        batch_size=args.batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch if args.max_steps else None,
-        verbose=1 if sys.stdout.isatty() else 2, shuffle=True,
+        epochs=epochs, steps_per_epoch=steps_per_epoch if args.max_steps else None,
+        verbose=1 if sys.stdout.isatty() else 2,
         callbacks=[timer, LambdaLogger(),
                    StopOnNonFinite(what=f"{variant_title(variant)}, learning rate {args.learning_rate:g}",
                                    hint="run again with a lower --learning-rate"),
