@@ -14,15 +14,23 @@ import keras
 def shuffled_batches(inputs, targets, batch_size, seed):
     """Keyword arguments for `fit`: `inputs` (an array or a list of arrays) and `targets`, in shuffled batches.
 
-    TensorFlow: `dict(x=<tf.data.Dataset>, shuffle=False)`, one pass per epoch in a new order drawn from `seed` (the same seed, the
-    same orders). Other backends: `dict(x=inputs, y=targets, batch_size=batch_size, shuffle=True)`.
+    TensorFlow: `dict(x=<tf.data.Dataset>, shuffle=False)`, one pass per epoch in a new order drawn from `seed` (the
+    same seed, the same orders). Other backends: `dict(x=inputs, y=targets, batch_size=batch_size, shuffle=True)`.
+    Arrays of different lengths, or a batch size below 1, raise `ValueError`.
     """
+    listed = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    lengths = [len(a) for a in listed]
+    if any(n != len(targets) for n in lengths):
+        raise ValueError(f"shuffled_batches: every input needs one row per target ({len(targets)} targets), got inputs "
+                         f"of {lengths} rows; pass arrays of the same examples, in the same order")
+    if int(batch_size) < 1:
+        raise ValueError(f"shuffled_batches: batch_size must be >= 1, got {batch_size!r}")
     if keras.config.backend() != "tensorflow":
         return dict(x=inputs, y=targets, batch_size=batch_size, shuffle=True)
     import tensorflow as tf  # deferred: TensorFlow is optional (JAX backend)
 
     count = len(targets)
-    arrays = tuple(tf.convert_to_tensor(a) for a in (inputs if isinstance(inputs, (list, tuple)) else [inputs]))
+    arrays = tuple(tf.convert_to_tensor(a) for a in listed)
     targets = tf.convert_to_tensor(targets)
     shaped = tuple if isinstance(inputs, (list, tuple)) else (lambda xs: xs[0])  # tf.data takes tuples, not lists
 
@@ -33,5 +41,5 @@ def shuffled_batches(inputs, targets, batch_size, seed):
     options.autotune.enabled = False
     options.threading.private_threadpool_size = 1
     dataset = (tf.data.Dataset.range(count).shuffle(count, seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size).map(gather).prefetch(1).with_options(options))
+               .batch(int(batch_size)).map(gather).prefetch(1).with_options(options))
     return dict(x=dataset, shuffle=False)  # the dataset shuffles itself; fit's default True would only warn

@@ -54,3 +54,9 @@ def test_other_backends_get_the_arrays_for_fit_to_shuffle(monkeypatch):
     images, labels = np.zeros((4, 2), np.float32), np.zeros(4, np.int32)
     kwargs = shuffled_batches([images, labels], labels, batch_size=2, seed=0)
     assert kwargs["batch_size"] == 2 and kwargs["shuffle"] is True and kwargs["y"] is labels and kwargs["x"][0] is images
+
+
+@pytest.mark.parametrize("rows, batch_size, words", [(5, 2, "one row per target (4 targets)"), (4, 0, "batch_size must be >= 1")])
+def test_mismatched_rows_or_no_batch_say_what_is_wrong(rows, batch_size, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        shuffled_batches([np.zeros((rows, 2), np.float32), np.zeros(4, np.int32)], np.zeros(4, np.int32), batch_size, seed=0)
